@@ -1,0 +1,166 @@
+// engine.cpp — the backward walk over the tape recorded in node.h.
+//
+// 1. Collect every node reachable from the root (iterative DFS: no recursion, so graph depth is
+//    unlimited) and count, for each node, how many edges point at it.
+// 2. Walk in topological order (Kahn): a node runs once all nodes that feed it gradient have run.
+//    Gradients arriving at one node from several consumers are summed before it runs.
+// 3. Each node's backward returns one gradient per input; AccumulateGrad nodes add into leaf.grad.
+// 4. Without retain_graph, each node frees its saved tensors after it runs; running it again throws.
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autograd/node.h"
+#include "tensor/ops.h"
+
+namespace cxr {
+
+// ---- Node ----
+void Node::save(std::initializer_list<Tensor> tensors) {
+  for (const Tensor& t : tensors) saved_.push_back(t.defined() ? t.detach() : Tensor());
+}
+
+const Tensor& Node::saved(size_t i) const {
+  CXR_CHECK(!released_, name(), ": saved tensors were freed by an earlier backward");
+  CXR_CHECK(i < saved_.size(), name(), ": no saved tensor ", i);
+  return saved_[i];
+}
+
+void Node::release() {
+  saved_.clear();
+  released_ = true;
+}
+
+TensorList AccumulateGrad::backward(const Tensor& grad_output) {
+  // Parameters accumulate: leaf.grad += grad. A fresh tensor is stored each time, so a gradient
+  // never aliases the caller's upstream gradient or a view inside the graph.
+  if (leaf_->grad) {
+    leaf_->grad = add(Tensor(leaf_->grad), grad_output).impl_ptr();
+  } else {
+    leaf_->grad = grad_output.contiguous().clone().impl_ptr();
+  }
+  return {};
+}
+
+// ---- grad mode ----
+namespace {
+thread_local bool t_grad_enabled = true;
+}
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+// ---- recording ----
+bool needs_grad(std::initializer_list<Tensor> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+static std::shared_ptr<Node> grad_sink(const Tensor& t) {
+  if (!t.defined() || !t.requires_grad()) return nullptr;
+  if (t.grad_fn()) return t.grad_fn();
+  TensorImpl* impl = t.impl();
+  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    impl->grad_accumulator = acc;
+  }
+  return acc;
+}
+
+template <typename List>
+static void record_impl(Tensor& out, const std::shared_ptr<Node>& node, const List& inputs) {
+  node->next_edges.clear();
+  for (const Tensor& t : inputs) {
+    Edge e;
+    e.node = grad_sink(t);
+    if (t.defined()) {
+      e.input_shape = t.shape();
+      e.input_dtype = t.dtype();
+    }
+    node->next_edges.push_back(std::move(e));
+  }
+  out.impl()->grad_fn = node;
+  out.impl()->requires_grad = true;
+}
+
+void record(Tensor& out, const std::shared_ptr<Node>& node, std::initializer_list<Tensor> inputs) {
+  record_impl(out, node, inputs);
+}
+void record(Tensor& out, const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs) {
+  record_impl(out, node, inputs);
+}
+
+// ---- backward ----
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+  CXR_CHECK(root.defined(), "backward: called on an undefined tensor");
+  CXR_CHECK(root.requires_grad(), "backward: tensor of shape ", shape_str(root.shape()),
+            " does not require grad and has no grad_fn");
+  Tensor upstream;
+  if (grad.defined()) {
+    CXR_CHECK(grad.shape() == root.shape(), "backward: gradient shape ", shape_str(grad.shape()),
+              " does not match the tensor's shape ", shape_str(root.shape()));
+    CXR_CHECK(grad.dtype() == root.dtype(), "backward: gradient dtype ", dtype_name(grad.dtype()),
+              " does not match the tensor's dtype ", dtype_name(root.dtype()));
+    upstream = grad.detach();
+  } else {
+    CXR_CHECK(root.numel() == 1, "backward: implicit gradient needs a one-element output, got shape ",
+              shape_str(root.shape()), "; pass the upstream gradient explicitly");
+    upstream = ones_like(root);
+  }
+  NoGradGuard no_grad;
+  std::shared_ptr<Node> start = grad_sink(root);
+
+  // 1. Dependency counts over the reachable graph.
+  std::unordered_map<Node*, int> dependencies;
+  std::unordered_set<Node*> seen{start.get()};
+  std::vector<Node*> stack{start.get()};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->next_edges) {
+      if (!e.node) continue;
+      ++dependencies[e.node.get()];
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+  }
+
+  // 2. Topological walk. `pending` holds the summed gradient waiting at each node.
+  std::unordered_map<Node*, Tensor> pending{{start.get(), upstream}};
+  std::deque<Node*> ready{start.get()};
+  while (!ready.empty()) {
+    Node* n = ready.front();
+    ready.pop_front();
+    auto it = pending.find(n);
+    TensorList grads_in;
+    if (it != pending.end()) {
+      CXR_CHECK(!n->released(), "backward: ", n->name(),
+                ": trying to backward through the graph a second time (its saved tensors were freed "
+                "after the first backward); pass retain_graph=true to the first backward");
+      Tensor g = std::move(it->second);
+      pending.erase(it);
+      grads_in = n->backward(g);
+      CXR_CHECK(grads_in.empty() || grads_in.size() == n->next_edges.size(), "backward: ", n->name(),
+                " returned ", grads_in.size(), " gradients for ", n->next_edges.size(), " inputs");
+    }
+    for (size_t i = 0; i < n->next_edges.size(); ++i) {
+      const Edge& e = n->next_edges[i];
+      if (!e.node) continue;
+      if (i < grads_in.size() && grads_in[i].defined()) {
+        const Tensor& gi = grads_in[i];
+        CXR_CHECK(gi.shape() == e.input_shape, "backward: ", n->name(), " returned a gradient of shape ",
+                  shape_str(gi.shape()), " for input ", i, " of shape ", shape_str(e.input_shape));
+        CXR_CHECK(gi.dtype() == e.input_dtype, "backward: ", n->name(), " returned a ",
+                  dtype_name(gi.dtype()), " gradient for ", dtype_name(e.input_dtype), " input ", i);
+        auto [slot, inserted] = pending.try_emplace(e.node.get(), gi);
+        if (!inserted) slot->second = add(slot->second, gi);  // several consumers: sum
+      }
+      if (--dependencies[e.node.get()] == 0) ready.push_back(e.node.get());
+    }
+    if (!retain_graph) n->release();
+  }
+}
+
+}  // namespace cxr

@@ -1,0 +1,163 @@
+// safetensors.cpp — see safetensors.h. The header is untrusted input: every field is checked
+// before any byte of the data is touched.
+#include "tensor/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tensor/ops.h"
+
+namespace cxr {
+
+namespace {
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // 100 MB, as the reference implementation
+
+struct DTypeCode {
+  const char* code;
+  DType dtype;
+};
+constexpr DTypeCode kCodes[] = {
+    {"F32", DType::Float32}, {"F64", DType::Float64}, {"I64", DType::Int64}, {"BOOL", DType::Bool}};
+
+const char* code_of(DType t) {
+  for (const auto& c : kCodes)
+    if (c.dtype == t) return c.code;
+  fail("safetensors: unsupported dtype ", dtype_name(t));
+}
+}  // namespace
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name) {
+  auto bad = [&](const auto&... parts) { fail(name, ": invalid safetensors file: ", parts...); };
+  if (bytes.size() < 8) bad("only ", bytes.size(), " bytes, shorter than the 8-byte header length");
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = header_len << 8 | static_cast<unsigned char>(bytes[i]);
+  if (header_len > kMaxHeaderBytes) bad("header length ", header_len, " exceeds the ", kMaxHeaderBytes, " byte limit");
+  if (header_len > bytes.size() - 8) bad("header length ", header_len, " runs past the end of the file (", bytes.size(), " bytes)");
+  const uint64_t data_begin = 8 + header_len, data_size = bytes.size() - data_begin;
+
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + static_cast<std::ptrdiff_t>(data_begin));
+  } catch (const nlohmann::json::exception& e) {
+    bad("header is not valid JSON (", e.what(), ")");
+  }
+  if (!header.is_object()) bad("header is not a JSON object");
+
+  SafetensorsFile file;
+  struct Span { uint64_t begin, end; std::string key; };
+  std::vector<Span> spans;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& entry = it.value();
+    if (key == "__metadata__") {
+      if (!entry.is_object()) bad("__metadata__ is not an object");
+      for (auto m = entry.begin(); m != entry.end(); ++m) {
+        if (!m.value().is_string()) bad("__metadata__ value for '", m.key(), "' is not a string");
+        file.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    if (!entry.is_object()) bad("entry '", key, "' is not an object");
+    if (!entry.contains("dtype") || !entry["dtype"].is_string()) bad("entry '", key, "' has no string dtype");
+    if (!entry.contains("shape") || !entry["shape"].is_array()) bad("entry '", key, "' has no shape array");
+    if (!entry.contains("data_offsets") || !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2)
+      bad("entry '", key, "' has no [begin, end] data_offsets");
+    std::string code = entry["dtype"].get<std::string>();
+    const DTypeCode* dt = nullptr;
+    for (const auto& c : kCodes)
+      if (code == c.code) dt = &c;
+    if (!dt) bad("entry '", key, "' has unsupported dtype '", code, "'");
+    Shape shape;
+    uint64_t numel = 1;
+    for (const auto& s : entry["shape"]) {
+      if (!s.is_number_unsigned()) bad("entry '", key, "' has a shape entry that is not a non-negative integer");
+      uint64_t v = s.get<uint64_t>();
+      if (v > (uint64_t(1) << 40) || (v != 0 && numel > (uint64_t(1) << 40) / v))
+        bad("entry '", key, "' has an absurd shape");
+      numel *= v;
+      shape.push_back(static_cast<int64_t>(v));
+    }
+    const auto& off = entry["data_offsets"];
+    if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      bad("entry '", key, "' has non-integer data_offsets");
+    uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+    if (begin > end || end > data_size)
+      bad("entry '", key, "' data_offsets [", begin, ", ", end, "] lie outside the data section of ", data_size, " bytes");
+    uint64_t expected = numel * dtype_size(dt->dtype);
+    if (end - begin != expected)
+      bad("entry '", key, "' holds ", end - begin, " bytes but shape ", shape_str(shape), " of ", code, " needs ", expected);
+    spans.push_back({begin, end, key});
+    Tensor t = empty(shape, {.dtype = dt->dtype});
+    if (expected) std::memcpy(t.data_ptr(), bytes.data() + data_begin + begin, expected);
+    if (dt->dtype == DType::Bool) {  // normalize to 0/1 so that every byte is a valid bool
+      auto* p = static_cast<unsigned char*>(t.data_ptr());
+      for (uint64_t i = 0; i < numel; ++i) p[i] = p[i] != 0;
+    }
+    file.tensors[key] = t;
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].begin < spans[i - 1].end)
+      bad("entries '", spans[i - 1].key, "' and '", spans[i].key, "' overlap");
+  return file;
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CXR_CHECK(in.good(), path, ": cannot open for reading: ", std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  CXR_CHECK(!in.bad(), path, ": read error");
+  return parse_safetensors(ss.str(), path);
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string data;
+  for (const auto& [key, t] : tensors) {  // std::map: sorted keys, a deterministic file
+    CXR_CHECK(t.device() == Device::CPU, path, ": tensor '", key, "' must be on the CPU to be written");
+    Tensor c = t.contiguous();
+    size_t n = static_cast<size_t>(c.numel()) * dtype_size(c.dtype());
+    header[key] = {{"dtype", code_of(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {data.size(), data.size() + n}}};
+    data.append(static_cast<const char*>(c.data_ptr()), n);
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((uint64_t(h.size()) >> (8 * i)) & 0xff);
+  bytes += h;
+  bytes += data;
+
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CXR_CHECK(fd >= 0, path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
+  size_t written = 0;
+  while (written < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (w < 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      fail(path, ": write failed: ", std::strerror(err));
+    }
+    written += static_cast<size_t>(w);
+  }
+  bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    fail(path, ": could not commit the file: ", std::strerror(err));
+  }
+}
+
+}  // namespace cxr

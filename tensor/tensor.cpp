@@ -1,0 +1,311 @@
+// tensor.cpp — storage, metadata, creation, element access and printing of Tensor.
+// Views live in ops/view.cpp and copies in ops/copy.cpp, because both are differentiable ops.
+#include "tensor/tensor.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ostream>
+#include <sstream>
+
+#include "autograd/node.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+#include "tensor/strided_loop.h"
+
+namespace cxr {
+
+// ---- storage ----
+namespace {
+void* cpu_allocate(size_t nbytes) {
+  // 64-byte alignment: one cache line, and what AVX-512 loads like.
+  size_t rounded = (nbytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  CXR_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
+  return p;
+}
+void cpu_deallocate(void* p) { std::free(p); }
+
+std::array<Allocator, kNumDevices>& allocators() {
+  static std::array<Allocator, kNumDevices> table = {Allocator{cpu_allocate, cpu_deallocate}, Allocator{}};
+  return table;
+}
+}  // namespace
+
+void register_allocator(Device device, Allocator allocator) {
+  allocators()[static_cast<int>(device)] = allocator;
+}
+
+Storage::Storage(size_t n, Device dev) : nbytes(n), device(dev) {
+  const Allocator& a = allocators()[static_cast<int>(dev)];
+  CXR_CHECK(a.allocate != nullptr, "Storage: no allocator registered for device ", device_name(dev));
+  data = a.allocate(n);
+}
+
+Storage::~Storage() {
+  if (data) allocators()[static_cast<int>(device)].deallocate(data);
+}
+
+// ---- metadata ----
+const TensorImpl& Tensor::checked() const {
+  CXR_CHECK(impl_ != nullptr, "Tensor: use of an undefined tensor");
+  return *impl_;
+}
+const Shape& Tensor::shape() const { return checked().shape; }
+const Strides& Tensor::strides() const { return checked().strides; }
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::offset() const { return checked().offset; }
+DType Tensor::dtype() const { return checked().dtype; }
+Device Tensor::device() const { return checked().device; }
+
+bool Tensor::is_contiguous() const {
+  const TensorImpl& t = checked();
+  int64_t expected = 1;
+  for (size_t i = t.shape.size(); i-- > 0;) {
+    if (t.shape[i] == 1) continue;  // the stride of a size-1 dim never matters
+    if (t.strides[i] != expected) return false;
+    expected *= t.shape[i];
+  }
+  return true;
+}
+
+void* Tensor::data_ptr() const {
+  const TensorImpl& t = checked();
+  return static_cast<char*>(t.storage->data) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
+}
+
+// ---- autograd accessors ----
+bool Tensor::requires_grad() const { return checked().requires_grad; }
+bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
+Tensor Tensor::grad() const { return Tensor(checked().grad); }
+void Tensor::zero_grad() { impl_->grad.reset(); }
+
+Tensor& Tensor::requires_grad_(bool value) {
+  CXR_CHECK(is_leaf(), "requires_grad_: only leaf tensors can be marked; this one was produced by ",
+            grad_fn()->name());
+  CXR_CHECK(!value || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
+            dtype_name(dtype()));
+  impl_->requires_grad = value;
+  return *this;
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  run_backward(*this, gradient, retain_graph);
+}
+
+Tensor Tensor::detach() const {
+  const TensorImpl& t = checked();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.storage;
+  impl->shape = t.shape;
+  impl->strides = t.strides;
+  impl->offset = t.offset;
+  impl->dtype = t.dtype;
+  impl->device = t.device;
+  return Tensor(impl);
+}
+
+// ---- creation ----
+Tensor empty(const Shape& shape, TensorOptions options) {
+  for (int64_t s : shape) CXR_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  int64_t n = shape_numel(shape);
+  CXR_CHECK(n <= (int64_t(1) << 40), "empty: shape ", shape_str(shape), " is absurdly large");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * dtype_size(options.dtype), options.device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = options.dtype;
+  impl->device = options.device;
+  Tensor t(impl);
+  if (options.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  bool rg = options.requires_grad;
+  options.requires_grad = false;
+  Tensor t = empty(shape, options);
+  fill_(t, value);
+  if (rg) t.requires_grad_(true);
+  return t;
+}
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.options()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.options()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.options()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.options()); }
+Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
+
+// Fills a new contiguous CPU tensor element by element with value_of(i), then applies options.
+template <typename ValueOf>
+static Tensor generate(const Shape& shape, TensorOptions options, const char* op, ValueOf value_of) {
+  CXR_CHECK(options.device == Device::CPU, op, ": only CPU creation is implemented; create on CPU and move");
+  Tensor t = empty(shape, {options.dtype, options.device, false});
+  int64_t n = t.numel();
+  visit_dtype(t.dtype(), [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(value_of(i));
+  });
+  if (options.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+  CXR_CHECK(step != 0, "arange: step must be non-zero");
+  double count = std::ceil((end - start) / step);
+  int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  return generate({n}, options, "arange", [&](int64_t i) { return start + double(i) * step; });
+}
+
+Tensor eye(int64_t n, TensorOptions options) {
+  CXR_CHECK(n >= 0, "eye: negative size ", n);
+  return generate({n, n}, options, "eye", [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
+}
+
+Tensor from_vector(const std::vector<double>& values, const Shape& shape_in, TensorOptions options) {
+  Shape shape = shape_in.empty() ? Shape{static_cast<int64_t>(values.size())} : shape_in;
+  CXR_CHECK(shape_numel(shape) == static_cast<int64_t>(values.size()), "from_vector: ", values.size(),
+            " values do not fill shape ", shape_str(shape));
+  return generate(shape, options, "from_vector", [&](int64_t i) { return values[i]; });
+}
+
+Tensor tensor(std::initializer_list<double> values, TensorOptions options) {
+  return from_vector(std::vector<double>(values), {}, options);
+}
+
+Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
+  CXR_CHECK(is_floating(options.dtype), "rand: needs a floating dtype, got ", dtype_name(options.dtype));
+  Generator& g = gen ? *gen : default_generator();
+  uint64_t first = g.reserve(shape_numel(shape));
+  return generate(shape, options, "rand", [&](int64_t i) { return g.uniform(first + i); });
+}
+
+Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
+  CXR_CHECK(is_floating(options.dtype), "randn: needs a floating dtype, got ", dtype_name(options.dtype));
+  Generator& g = gen ? *gen : default_generator();
+  uint64_t first = g.reserve(shape_numel(shape));
+  return generate(shape, options, "randn", [&](int64_t i) { return g.normal(first + i); });
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options, Generator* gen) {
+  CXR_CHECK(low < high, "randint: empty range [", low, ", ", high, ")");
+  Generator& g = gen ? *gen : default_generator();
+  uint64_t first = g.reserve(shape_numel(shape));
+  return generate(shape, options, "randint", [&](int64_t i) { return double(g.integer(first + i, low, high)); });
+}
+
+// ---- element access ----
+static int64_t element_offset(const Tensor& t, const std::vector<int64_t>& index, const char* op) {
+  CXR_CHECK(t.device() == Device::CPU, op, ": element access needs a CPU tensor");
+  CXR_CHECK(static_cast<int64_t>(index.size()) == t.dim(), op, ": index has ", index.size(),
+            " entries for a tensor of shape ", shape_str(t.shape()));
+  int64_t off = 0;
+  for (size_t d = 0; d < index.size(); ++d) {
+    CXR_CHECK(index[d] >= 0 && index[d] < t.shape()[d], op, ": index ", index[d], " out of range for dim ", d,
+              " of size ", t.shape()[d]);
+    off += index[d] * t.strides()[d];
+  }
+  return off;
+}
+
+double Tensor::at(const std::vector<int64_t>& index) const {
+  int64_t off = element_offset(*this, index, "at");
+  return visit_dtype(dtype(), [&]<typename T>() { return static_cast<double>(data<T>()[off]); });
+}
+
+void Tensor::set(const std::vector<int64_t>& index, double value) {
+  int64_t off = element_offset(*this, index, "set");
+  visit_dtype(dtype(), [&]<typename T>() { data<T>()[off] = static_cast<T>(value); });
+}
+
+double Tensor::item() const {
+  CXR_CHECK(numel() == 1, "item: needs a one-element tensor, got shape ", shape_str(shape()));
+  return at(std::vector<int64_t>(dim(), 0));
+}
+
+std::vector<double> Tensor::to_vector() const {
+  CXR_CHECK(device() == Device::CPU, "to_vector: needs a CPU tensor");
+  std::vector<double> out;
+  out.reserve(numel());
+  visit_dtype(dtype(), [&]<typename T>() {
+    const T* p = data<T>();
+    for_each_offset<1>(shape(), {strides()}, [&](const Offsets<1>& o) { out.push_back(double(p[o[0]])); });
+  });
+  return out;
+}
+
+// ---- printing ----
+std::string Tensor::to_string() const {
+  if (!defined()) return "tensor(undefined)";
+  std::vector<double> v = to_vector();
+  const Shape& s = shape();
+  std::ostringstream os;
+  os << "tensor(";
+  auto format = [&](double x) {
+    char buf[32];
+    if (dtype() == DType::Int64 || dtype() == DType::Bool) std::snprintf(buf, sizeof buf, "%lld", (long long)x);
+    else std::snprintf(buf, sizeof buf, "%.4f", x);
+    return std::string(buf);
+  };
+  const int64_t kMaxShown = 1000;
+  if (s.empty()) {
+    os << format(v[0]);
+  } else if (numel() > kMaxShown) {
+    os << "[" << format(v[0]) << ", " << format(v[1]) << ", ..., " << format(v.back()) << "]";
+  } else {
+    // Nested brackets: open one '[' per dim whose index is 0, close per dim whose index wraps.
+    std::vector<int64_t> idx(s.size(), 0);
+    for (size_t i = 0; i < v.size(); ++i) {
+      size_t opens = 0;
+      for (size_t d = s.size(); d-- > 0 && idx[d] == 0;) ++opens;
+      if (i > 0) os << (opens > 0 ? ",\n" + std::string(s.size() - opens + 7, ' ') : ", ");
+      os << std::string(opens, '[') << format(v[i]);
+      size_t closes = 0;
+      for (size_t d = s.size(); d-- > 0;) {
+        if (++idx[d] < s[d]) break;
+        idx[d] = 0;
+        ++closes;
+      }
+      os << std::string(closes, ']');
+    }
+    if (v.empty()) os << std::string(s.size(), '[') << std::string(s.size(), ']');
+  }
+  os << ", shape=" << shape_str(s) << ", dtype=" << dtype_name(dtype());
+  if (requires_grad()) os << (grad_fn() ? std::string(", grad_fn=") + grad_fn()->name() : ", requires_grad=true");
+  os << ")";
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
+
+// ---- comparison helpers (tests) ----
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  CXR_CHECK(a.shape() == b.shape(), "max_abs_diff: shapes differ: ", shape_str(a.shape()), " vs ",
+            shape_str(b.shape()));
+  std::vector<double> va = a.to_vector(), vb = b.to_vector();
+  double m = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    if (std::isnan(va[i]) && std::isnan(vb[i])) continue;
+    double d = std::fabs(va[i] - vb[i]);
+    if (std::isnan(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  if (a.shape() != b.shape()) return false;
+  std::vector<double> va = a.to_vector(), vb = b.to_vector();
+  for (size_t i = 0; i < va.size(); ++i) {
+    if (std::isnan(va[i]) && std::isnan(vb[i])) continue;
+    if (va[i] == vb[i]) continue;  // equal infinities
+    if (!(std::fabs(va[i] - vb[i]) <= atol + rtol * std::fabs(vb[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace cxr
