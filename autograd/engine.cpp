@@ -16,6 +16,25 @@
 namespace cxr {
 
 // ---- Node ----
+Node::~Node() {
+  // Destroying a shared_ptr chain recursively would use one stack frame per node. Instead, nodes
+  // whose last owner is this one are moved to a per-thread queue and released one by one by the
+  // outermost destructor.
+  thread_local std::vector<std::shared_ptr<Node>> orphans;
+  thread_local bool draining = false;
+  for (Edge& e : next_edges)
+    if (e.node && e.node.use_count() == 1) orphans.push_back(std::move(e.node));
+  next_edges.clear();
+  if (draining) return;
+  draining = true;
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> n = std::move(orphans.back());
+    orphans.pop_back();
+    n.reset();  // its destructor queues its own sole-owned inputs
+  }
+  draining = false;
+}
+
 void Node::save(std::initializer_list<Tensor> tensors) {
   for (const Tensor& t : tensors) saved_.push_back(t.defined() ? t.detach() : Tensor());
 }

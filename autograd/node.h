@@ -23,7 +23,9 @@ struct Edge {
 
 class Node {
  public:
-  virtual ~Node() = default;
+  // Tears down the chain of nodes this one solely owns iteratively, so that freeing a graph
+  // millions of ops deep cannot overflow the stack.
+  virtual ~Node();
   // The backward's name as a reader finds it in the code, e.g. "mul_backward".
   virtual const char* name() const = 0;
   // Gradients w.r.t. each input, given the gradient w.r.t. the output. An undefined Tensor in the
