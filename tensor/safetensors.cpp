@@ -19,15 +19,44 @@ namespace cxr {
 namespace {
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // 100 MB, as the reference implementation
 
+// A stored dtype: its code, bytes per element, and the dtype it is read as. F16 and BF16 are
+// read-only and widen to float32 exactly.
 struct DTypeCode {
   const char* code;
+  size_t stored_size;
   DType dtype;
 };
-constexpr DTypeCode kCodes[] = {
-    {"F32", DType::Float32}, {"F64", DType::Float64}, {"I64", DType::Int64}, {"BOOL", DType::Bool}};
+constexpr DTypeCode kCodes[] = {{"F32", 4, DType::Float32}, {"F64", 8, DType::Float64}, {"I64", 8, DType::Int64},
+                                {"BOOL", 1, DType::Bool},   {"F16", 2, DType::Float32}, {"BF16", 2, DType::Float32}};
+
+float bf16_to_float(uint16_t h) {
+  uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float f16_to_float(uint16_t h) {
+  uint32_t sign = uint32_t(h >> 15) << 31, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13);  // inf / nan
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);  // rebias 15 -> 127
+  } else if (mantissa == 0) {
+    bits = sign;  // signed zero
+  } else {  // subnormal: value = mantissa * 2^-24
+    float f = float(mantissa) * (1.0f / 16777216.0f);
+    return sign ? -f : f;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 const char* code_of(DType t) {
   for (const auto& c : kCodes)
+    if (c.stored_size == dtype_size(c.dtype))
     if (c.dtype == t) return c.code;
   fail("safetensors: unsupported dtype ", dtype_name(t));
 }
@@ -90,12 +119,23 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& n
     uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     if (begin > end || end > data_size)
       bad("entry '", key, "' data_offsets [", begin, ", ", end, "] lie outside the data section of ", data_size, " bytes");
-    uint64_t expected = numel * dtype_size(dt->dtype);
+    uint64_t expected = numel * dt->stored_size;
     if (end - begin != expected)
       bad("entry '", key, "' holds ", end - begin, " bytes but shape ", shape_str(shape), " of ", code, " needs ", expected);
     spans.push_back({begin, end, key});
     Tensor t = empty(shape, {.dtype = dt->dtype});
-    if (expected) std::memcpy(t.data_ptr(), bytes.data() + data_begin + begin, expected);
+    const char* src = bytes.data() + data_begin + begin;
+    if (dt->stored_size == 2) {  // F16 / BF16 -> float32
+      float* out = t.data<float>();
+      bool brain = std::strcmp(dt->code, "BF16") == 0;
+      for (uint64_t i = 0; i < numel; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        out[i] = brain ? bf16_to_float(h) : f16_to_float(h);
+      }
+    } else if (expected) {
+      std::memcpy(t.data_ptr(), src, expected);
+    }
     if (dt->dtype == DType::Bool) {  // normalize to 0/1 so that every byte is a valid bool
       auto* p = static_cast<unsigned char*>(t.data_ptr());
       for (uint64_t i = 0; i < numel; ++i) p[i] = p[i] != 0;

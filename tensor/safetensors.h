@@ -1,6 +1,6 @@
 // safetensors.h — read and write the safetensors format (a little-endian u64 header length, a JSON
 // header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the
-// raw bytes). Supported dtypes: F32, F64, I64, BOOL. Reading validates everything (sizes, offsets
+// raw bytes). Supported dtypes: F32, F64, I64, BOOL; F16 and BF16 are read (as float32). Reading validates everything (sizes, offsets
 // inside the data and not overlapping, byte counts matching shapes) and throws cxr::Error naming
 // the file and the problem. Writing is atomic: a temporary file, fsync, rename.
 #pragma once

@@ -82,6 +82,11 @@ bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
 Tensor Tensor::grad() const { return Tensor(checked().grad); }
 void Tensor::zero_grad() { impl_->grad.reset(); }
+void Tensor::set_grad(const Tensor& g) {
+  CXR_CHECK(!g.defined() || (g.shape() == shape() && g.dtype() == dtype()), "set_grad: gradient ",
+            shape_str(g.shape()), " does not match the tensor's shape ", shape_str(shape()), " and dtype");
+  impl_->grad = g.impl_ptr();
+}
 
 Tensor& Tensor::requires_grad_(bool value) {
   CXR_CHECK(is_leaf(), "requires_grad_: only leaf tensors can be marked; this one was produced by ",

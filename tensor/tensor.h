@@ -95,6 +95,7 @@ class Tensor {
   bool is_leaf() const;
   Tensor grad() const;
   void zero_grad();  // drops the accumulated gradient (set to undefined, like set_to_none)
+  void set_grad(const Tensor& grad);  // replaces the gradient (e.g. after clipping); shape must match
   const std::shared_ptr<Node>& grad_fn() const;
   // Reverse-mode backward from this tensor. With no `gradient`, the tensor must be a scalar
   // (one element) and the upstream gradient is 1.

@@ -94,7 +94,7 @@ TEST_CASE("safetensors: malformed files are rejected with the file and the probl
   expect_error(huge, "exceeds the");
   expect_error(with_header("{not json", 0), "not valid JSON");
   expect_error(with_header("[1,2]", 0), "not a JSON object");
-  expect_error(with_header(R"({"a":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}})", 2), "unsupported dtype 'F16'");
+  expect_error(with_header(R"({"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}})", 1), "unsupported dtype 'F8_E4M3'");
   expect_error(with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4), "needs 8");
   expect_error(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 2), "outside the data section");
   expect_error(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 8), "outside the data section");
@@ -145,4 +145,24 @@ TEST_CASE("safetensors: 600 mutated files parse or throw, never crash") {
   }
   CHECK(rejected > 300);  // most mutations must be caught...
   CHECK(accepted > 0);    // ...while a flipped data byte is still a valid file
+}
+
+TEST_CASE("safetensors: F16 and BF16 are read as float32 exactly") {
+  auto le16 = [](std::initializer_list<uint16_t> values) {
+    std::string s;
+    for (uint16_t v : values) s += char(v & 0xff), s += char(v >> 8);
+    return s;
+  };
+  std::string json = R"({"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[10,14]}})";
+  std::string bytes = with_header(json, 0) + le16({0x3C00, 0xC000, 0x0001, 0x7C00, 0x8000}) + le16({0x3F80, 0x4049});
+  SafetensorsFile f = parse_safetensors(bytes, "half.safetensors");
+  Tensor h = f.tensors["h"], b = f.tensors["b"];
+  CHECK(h.dtype() == DType::Float32);
+  CHECK(h.at({0}) == 1.0);
+  CHECK(h.at({1}) == -2.0);
+  CHECK(h.at({2}) == std::ldexp(1.0, -24));  // smallest subnormal
+  CHECK(std::isinf(h.at({3})));
+  CHECK(std::signbit(h.at({4})));
+  CHECK(b.at({0}) == 1.0);
+  CHECK(b.at({1}) == 3.140625);
 }
