@@ -3,6 +3,8 @@
 //   H_out = floor((H + 2*pad_h - dil_h*(kH-1) - 1) / stride_h) + 1, same for W.
 #pragma once
 
+#include <utility>
+
 #include "tensor/dispatch.h"
 #include "tensor/tensor.h"
 
@@ -25,10 +27,61 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding
 // Output (N, C, out.h, out.w); window i spans [floor(i*H/out), ceil((i+1)*H/out)).
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
-// Named backward functions (exposed for auditing and kernel tests).
+// Like max_pool2d, also returning the int64 indices (N, C, H_out, W_out) of each window's maximum
+// in its input plane, ih * W + iw (PyTorch's return_indices=True). Ties: the first in row-major
+// window order; NaN propagates (a NaN in the window is the maximum).
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel, Size2 stride = 0,
+                                                  Size2 padding = 0);
+
+// Named backward functions (exposed for auditing and kernel tests). Each returns a new gradient
+// (assigned, never accumulated: leaves accumulate in the autograd engine).
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Shape& input_shape,
                              Size2 stride, Size2 padding, Size2 dilation);
 Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape,
                               Size2 stride, Size2 padding, Size2 dilation);
+Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Shape& input_shape);
+Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, Size2 kernel, Size2 stride,
+                           Size2 padding, bool count_include_pad);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape);
+
+// ---- kernels (per device) ----
+// Inputs (x, weight, grad_out) may be strided views; outputs are fresh contiguous tensors that the
+// kernel overwrites entirely. The driver has validated every shape and parameter (stride is never
+// 0 here: a pool's default stride has been replaced by its kernel size).
+struct Conv2dParams {
+  Size2 stride, padding, dilation;
+};
+struct Pool2dParams {
+  Size2 kernel, stride, padding;
+  bool count_include_pad = true;  // avg_pool2d only
+};
+// out (N, C_out, H_out, W_out); bias undefined or (C_out).
+using Conv2dFn = void(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
+                      const Conv2dParams& p);
+// grad_x (N, C_in, H, W) from grad_out (N, C_out, H_out, W_out) and weight.
+using Conv2dBackwardInputFn = void(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
+                                   const Conv2dParams& p);
+// grad_weight (C_out, C_in, kH, kW) from grad_out and x.
+using Conv2dBackwardWeightFn = void(const Tensor& grad_out, const Tensor& x, const Tensor& grad_weight,
+                                    const Conv2dParams& p);
+// out and indices (int64) both (N, C, H_out, W_out).
+using MaxPool2dFn = void(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dParams& p);
+// grad_x (N, C, H, W): grad_out routed to the recorded indices, summed where windows overlap.
+using MaxPool2dBackwardFn = void(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_x);
+using AvgPool2dFn = void(const Tensor& x, const Tensor& out, const Pool2dParams& p);
+using AvgPool2dBackwardFn = void(const Tensor& grad_out, const Tensor& grad_x, const Pool2dParams& p);
+// The output size is out's (H_out, W_out); grad_x's (H, W) is the input's.
+using AdaptiveAvgPool2dFn = void(const Tensor& x, const Tensor& out);
+using AdaptiveAvgPool2dBackwardFn = void(const Tensor& grad_out, const Tensor& grad_x);
+
+extern KernelTable<Conv2dFn> conv2d_kernel;
+extern KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel;
+extern KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel;
+extern KernelTable<MaxPool2dFn> max_pool2d_kernel;
+extern KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel;
+extern KernelTable<AvgPool2dFn> avg_pool2d_kernel;
+extern KernelTable<AvgPool2dBackwardFn> avg_pool2d_backward_kernel;
+extern KernelTable<AdaptiveAvgPool2dFn> adaptive_avg_pool2d_kernel;
+extern KernelTable<AdaptiveAvgPool2dBackwardFn> adaptive_avg_pool2d_backward_kernel;
 
 }  // namespace cxr

@@ -10,6 +10,15 @@ namespace cxr {
 
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// The named backward of matmul (exposed for auditing and kernel tests): with out = a·b and g the
+// gradient of out, ga = g·b^T and gb = a^T·g, summed over broadcast batch dims to each input's
+// shape. A gradient is computed only when its need_* flag is set (else it is undefined).
+struct MatmulGrads {
+  Tensor a, b;
+};
+MatmulGrads matmul_backward(const Tensor& grad_out, const Tensor& a, const Tensor& b, bool need_a = true,
+                            bool need_b = true);
+
 // ---- kernels ----
 // Batched GEMM: a (B, M, K), b (B, K, N), out (B, M, N) contiguous; a and b may be strided views
 // (e.g. transposed) — the kernel reads them through their strides.
