@@ -5,6 +5,7 @@ A case stores, under "<case>.":
   out             the op's output
   gout            a random upstream gradient (when the output requires grad)
   gin0, gin1, ... the gradient of each float input
+  in<i>.after     (case_inplace only) the value of input i after an op that updates it in place
 Tests in tests/test_<family>.cpp replay each case through cxrlab and compare.
 """
 import hashlib
@@ -44,6 +45,30 @@ class Goldens:
             self.tensors[f"{name}.in{i}"] = x.detach()
         out = fn(*leaves)
         self.tensors[f"{name}.out"] = out.detach()
+        if out.requires_grad:
+            gout = torch.randn(out.shape, generator=self.gen, dtype=out.dtype)
+            out.backward(gout)
+            self.tensors[f"{name}.gout"] = gout
+            for i, x in enumerate(leaves):
+                if x.requires_grad and x.grad is not None:
+                    self.tensors[f"{name}.gin{i}"] = x.grad.detach()
+
+    def case_inplace(self, name, fn, *inputs, mutated=()):
+        """Like case(), for an op that also updates some of its inputs in place (e.g. batch-norm
+        running statistics). Inputs whose position is in `mutated` never require grad; their values
+        after the op are stored as "<case>.in<i>.after" for the test to compare."""
+        assert not any(k.startswith(name + ".") for k in self.tensors), f"duplicate case {name}"
+        leaves = []
+        for i, x in enumerate(inputs):
+            x = x.detach().clone()
+            self.tensors[f"{name}.in{i}"] = x.detach().clone()
+            if x.is_floating_point() and i not in mutated:
+                x.requires_grad_(True)
+            leaves.append(x)
+        out = fn(*leaves)
+        self.tensors[f"{name}.out"] = out.detach()
+        for i in mutated:
+            self.tensors[f"{name}.in{i}.after"] = leaves[i].detach().clone()
         if out.requires_grad:
             gout = torch.randn(out.shape, generator=self.gen, dtype=out.dtype)
             out.backward(gout)
