@@ -10,7 +10,8 @@ namespace cxr {
 enum class Reduction { None, Mean, Sum };
 
 // -log_softmax(logits)[target]; targets equal to ignore_index contribute nothing and are excluded
-// from the mean's denominator (PyTorch semantics).
+// from the mean's denominator (PyTorch semantics: all ignored gives a NaN mean and a zero gradient).
+// A single sample, (C) logits with a 0-dim target, is accepted too. Targets outside [0, C) throw.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index = -100,
                      Reduction reduction = Reduction::Mean);
 // max(x, 0) - x*t + log(1 + exp(-|x|)); pos_weight (optional, broadcast over the last dim)
@@ -34,7 +35,7 @@ Tensor cross_entropy_backward(const Tensor& grad_out, const Tensor& log_probs, c
 // naming cross_entropy, the bad target and C when a target lies outside [0, C).
 using CrossEntropyFn = void(const Tensor& log_probs, const Tensor& target, int64_t ignore_index, const Tensor& loss);
 // backward: grad_logits[n, c, *] = grad_loss[n, *] * (exp(log_probs[n, c, *]) - [c == target[n, *]]),
-// 0 where target == ignore_index.
+// 0 where target == ignore_index. grad_logits is assigned, not accumulated (the engine sums).
 using CrossEntropyBackwardFn = void(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
                                     const Tensor& grad_loss, const Tensor& grad_logits);
 extern KernelTable<CrossEntropyFn> cross_entropy_kernel;
