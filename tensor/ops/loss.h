@@ -2,6 +2,7 @@
 //   cross_entropy: logits (N, C) or (N, C, d1, ...), target int64 (N) or (N, d1, ...) class indices.
 #pragma once
 
+#include "tensor/dispatch.h"
 #include "tensor/tensor.h"
 
 namespace cxr {
@@ -9,7 +10,8 @@ namespace cxr {
 enum class Reduction { None, Mean, Sum };
 
 // -log_softmax(logits)[target]; targets equal to ignore_index contribute nothing and are excluded
-// from the mean's denominator (PyTorch semantics).
+// from the mean's denominator (PyTorch semantics: all ignored gives a NaN mean and a zero gradient).
+// A single sample, (C) logits with a 0-dim target, is accepted too. Targets outside [0, C) throw.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index = -100,
                      Reduction reduction = Reduction::Mean);
 // max(x, 0) - x*t + log(1 + exp(-|x|)); pos_weight (optional, broadcast over the last dim)
@@ -18,5 +20,25 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                                         Reduction reduction = Reduction::Mean,
                                         const Tensor& pos_weight = Tensor());
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+
+// Named backward of cross_entropy (exposed for auditing and for checking other backends' kernels):
+// the gradient w.r.t. the logits, given log_probs = log_softmax(logits, 1),
+//   gx[n, c, *] = scale[n, *] * (softmax[n, c, *] - [c == target[n, *]]),  0 where target is ignored,
+// scale = grad_out (None; Sum broadcast) or grad_out / total_weight (Mean), total_weight = the
+// number of non-ignored targets (a 0-dim tensor; undefined unless Mean).
+Tensor cross_entropy_backward(const Tensor& grad_out, const Tensor& log_probs, const Tensor& target,
+                              int64_t ignore_index, Reduction reduction, const Tensor& total_weight);
+
+// ---- kernels ----
+// log_probs (N, C, *) floating; target (N, *) int64; loss and grad_loss (N, *); any of them strided.
+// forward: loss[n, *] = -log_probs[n, target[n, *], *], 0 where target == ignore_index; throws
+// naming cross_entropy, the bad target and C when a target lies outside [0, C).
+using CrossEntropyFn = void(const Tensor& log_probs, const Tensor& target, int64_t ignore_index, const Tensor& loss);
+// backward: grad_logits[n, c, *] = grad_loss[n, *] * (exp(log_probs[n, c, *]) - [c == target[n, *]]),
+// 0 where target == ignore_index. grad_logits is assigned, not accumulated (the engine sums).
+using CrossEntropyBackwardFn = void(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
+                                    const Tensor& grad_loss, const Tensor& grad_logits);
+extern KernelTable<CrossEntropyFn> cross_entropy_kernel;
+extern KernelTable<CrossEntropyBackwardFn> cross_entropy_backward_kernel;
 
 }  // namespace cxr
