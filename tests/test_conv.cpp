@@ -162,7 +162,7 @@ TEST_CASE("pools: gradcheck") {
   }
 }
 
-TEST_CASE("max_pool2d: ties are kinks; the first maximum takes the gradient") {
+TEST_CASE("max_pool2d: ties are kinks, and the first maximum takes the gradient") {
   // Two 2x2 windows: the first holds four equal maxima, the second one clear maximum (3).
   Tensor x = f64({1, 1, 0, 2,  //
                   1, 1, 3, 0.5},
