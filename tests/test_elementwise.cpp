@@ -44,6 +44,10 @@ TEST_CASE("elementwise: PyTorch parity") {
       {"softplus.beta", [](auto& in) { return softplus(in[0], 2.0, 5.0); }, kTranscendental, kTranscendental},
       {"lt", [](auto& in) { return lt(in[0], in[1]); }, kExact},
       {"ge", [](auto& in) { return ge(in[0], in[1]); }, kExact},
+      {"gt", [](auto& in) { return gt(in[0], in[1]); }, kExact},
+      {"le", [](auto& in) { return le(in[0], in[1]); }, kExact},
+      {"eq.ties", [](auto& in) { return eq(in[0], in[1]); }, kExact},
+      {"ne.ties", [](auto& in) { return ne(in[0], in[1]); }, kExact},
       {"where.broadcast", [](auto& in) { return where(in[0], in[1], in[2]); }, kExact, kExact},
       {"masked_fill", [](auto& in) { return masked_fill(in[0], in[1], -1e4); }, kExact, kExact},
   };

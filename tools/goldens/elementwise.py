@@ -32,5 +32,10 @@ def build(g):
     # Comparisons (forward only), where, masked_fill.
     g.case("lt", lambda a, b: (a < b), g.randn(3, 4), g.randn(4))
     g.case("ge", lambda a, b: (a >= b), g.randn(3, 4), g.randn(3, 1))
+    g.case("gt", lambda a, b: (a > b), g.randn(3, 4), g.randn(4))
+    g.case("le", lambda a, b: (a <= b), g.randn(3, 4), g.randn(3, 1))
+    ties = torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    g.case("eq.ties", lambda a, b: (a == b), ties, torch.tensor([0.0, 1.0, 0.0]))
+    g.case("ne.ties", lambda a, b: (a != b), ties, torch.tensor([[2.0], [1.0]]))
     g.case("where.broadcast", lambda c, a, b: torch.where(c, a, b), g.randn(3, 4) > 0, g.randn(4), g.randn(3, 1))
     g.case("masked_fill", lambda x, m: x.masked_fill(m, -1e4), g.randn(2, 3, 4), g.randn(3, 1) > 0)
