@@ -1,0 +1,230 @@
+// label.cpp — `cxr label`: turns radiology reports into labels.
+//   cxr label edema    [--keywords DIR] [--triggers FILE] [--sections] [--negex-window N] --out labels.csv REPORT...
+//   cxr label findings [--triggers FILE] [--sections] --out labels.csv REPORT...
+//   cxr label findings-eval --iu-reports indiana_reports.csv
+// REPORT is a text file (one report per file) or a directory of them; --csv FILE --text-columns
+// a,b [--id-column ID] reads reports from CSV columns instead (each column becomes a section
+// "A: value\n", which for findings,impression is exactly the IU composition of DATA.md).
+// Algorithms: text/edema.h, text/findings.h, docs/LABELER.md.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "apps/commands.h"
+#include "tensor/error.h"
+#include "text/csv.h"
+#include "text/edema.h"
+#include "text/report.h"
+
+namespace cxr::apps {
+
+namespace {
+
+struct InputOptions {
+  std::vector<std::string> reports;
+  std::string csv;
+  std::vector<std::string> text_columns;
+  std::string id_column;
+  bool raw_text = false;
+};
+
+void add_input_options(CLI::App& sub, InputOptions& in) {
+  sub.add_option("reports", in.reports, "report files (one report per file) or directories of them");
+  sub.add_option("--csv", in.csv, "read the reports from this CSV file instead")->check(CLI::ExistingFile);
+  sub.add_option("--text-columns", in.text_columns,
+                 "with --csv: the columns holding the report; each becomes a section 'COLUMN: value\\n'")
+      ->delimiter(',');
+  sub.add_option("--id-column", in.id_column, "with --csv: the column naming each report (default: the row number)");
+  sub.add_flag("--raw-text", in.raw_text, "with --csv and one text column: use its value as it is, without a header");
+}
+
+// The input reports, validated up front (paths expanded, CSV parsed and its columns found) so that
+// nothing is written when the arguments are wrong; the files themselves are read one at a time.
+class ReportSource {
+ public:
+  ReportSource(const InputOptions& in, const char* command) : in_(in), command_(command) {
+    CXR_CHECK(in.csv.empty() != in.reports.empty(), command, ": give report files/directories or --csv, not both");
+    if (in.csv.empty()) {
+      paths_ = text::expand_report_paths(in.reports);
+      return;
+    }
+    CXR_CHECK(!in.text_columns.empty(), command, ": --csv needs --text-columns");
+    CXR_CHECK(!in.raw_text || in.text_columns.size() == 1, command, ": --raw-text takes exactly one text column");
+    table_ = text::read_csv(in.csv);
+    for (const auto& c : in.text_columns) {
+      int i = table_.column(c);
+      CXR_CHECK(i >= 0, in.csv, ": no column '", c, "'");
+      cols_.push_back(i);
+      std::string header = c;
+      for (char& ch : header) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+      headers_.push_back(header + ": ");
+    }
+    if (!in.id_column.empty()) {
+      id_ = table_.column(in.id_column);
+      CXR_CHECK(id_ >= 0, in.csv, ": no column '", in.id_column, "'");
+    }
+  }
+
+  // Calls fn(id, text) for every report; a report file that cannot be read is reported on stderr
+  // and skipped. Returns the number of such failures.
+  template <typename Fn>
+  int for_each(Fn&& fn) const {
+    if (!in_.csv.empty()) {
+      for (size_t r = 0; r < table_.rows.size(); ++r) {
+        const auto& row = table_.rows[r];
+        std::string text;
+        if (in_.raw_text) {
+          text = row[cols_[0]];
+        } else {
+          for (size_t k = 0; k < cols_.size(); ++k) text += headers_[k] + row[cols_[k]] + "\n";
+        }
+        fn(id_ >= 0 ? row[id_] : std::to_string(r + 1), text);
+      }
+      return 0;
+    }
+    int failed = 0;
+    for (const std::string& path : paths_) {
+      std::string text;
+      try {
+        text = text::read_report_file(path);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "cxr label %s: %s (skipped)\n", command_, e.what());
+        ++failed;
+        continue;
+      }
+      fn(std::filesystem::path(path).filename().string(), text);
+    }
+    return failed;
+  }
+
+ private:
+  const InputOptions& in_;
+  const char* command_;
+  std::vector<std::string> paths_;
+  text::CsvTable table_;
+  std::vector<int> cols_;
+  std::vector<std::string> headers_;
+  int id_ = -1;
+};
+
+// The output stream: a file, or stdout for "-".
+struct Output {
+  std::ofstream file;
+  std::ostream* out = nullptr;
+  std::string path;
+  explicit Output(const std::string& p) : path(p) {
+    if (p == "-") {
+      out = &std::cout;
+    } else {
+      file.open(p, std::ios::binary);
+      CXR_CHECK(file.good(), p, ": cannot write the output CSV");
+      out = &file;
+    }
+  }
+  void finish() {
+    out->flush();
+    CXR_CHECK(out->good(), path, ": error while writing the output CSV");
+  }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+// ---- cxr label edema ----
+struct EdemaArgs {
+  InputOptions in;
+  std::string keywords, triggers, out;
+  bool sections = false;
+  int window = 0;
+  bool quiet = false;
+};
+
+int run_edema(const EdemaArgs& a) {
+  text::EdemaKeywords keywords =
+      a.keywords.empty() ? text::EdemaKeywords::project_default() : text::EdemaKeywords::load_dir(a.keywords);
+  text::Negex negex = a.triggers.empty() ? text::Negex::project_default() : text::Negex::load(a.triggers);
+  text::EdemaOptions options;
+  options.sections_only = a.sections;
+  options.negex.window = a.window;
+  text::EdemaLabeler labeler(std::move(keywords), std::move(negex), options);
+
+  ReportSource source(a.in, "edema");
+  Output out(a.out);
+  text::write_csv_row(*out.out, {"report", "label", "affirmed", "negated", "mentioned", "keywords"});
+  auto t0 = std::chrono::steady_clock::now();
+  int n = 0;
+  int counts[5] = {0, 0, 0, 0, 0};  // label -1..3
+  int failed = source.for_each([&](const std::string& id, const std::string& report) {
+    text::EdemaResult r = labeler.label(report);
+    text::write_csv_row(*out.out, {id, std::to_string(r.label), std::to_string(r.affirmed), std::to_string(r.negated),
+                                   std::to_string(r.mentioned), join(r.keywords, ";")});
+    ++n;
+    ++counts[r.label + 1];
+  });
+  out.finish();
+  double s = seconds_since(t0);
+  if (!a.quiet)
+    std::fprintf(stderr,
+                 "cxr label edema: %d reports in %.3f s (%.0f reports/s): %d unlabelled, %d/%d/%d/%d with label "
+                 "0/1/2/3%s\n",
+                 n, s, s > 0 ? n / s : 0.0, counts[0], counts[1], counts[2], counts[3], counts[4],
+                 failed ? (", " + std::to_string(failed) + " unreadable").c_str() : "");
+  return failed ? kExitSomeInputsFailed : kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> setup_label_command(CLI::App& label) {
+  label.require_subcommand(1);
+
+  auto edema = std::make_shared<EdemaArgs>();
+  CLI::App* e = label.add_subcommand(
+      "edema", "pulmonary edema severity (0-3) with the reference's regex + NegEx labeler (METHODS.md section 2)");
+  add_input_options(*e, edema->in);
+  e->add_option("--keywords", edema->keywords,
+                "directory with keywords_{affirmed,negated,mentioned}.tsv (default: the project's own lists)")
+      ->check(CLI::ExistingDirectory);
+  e->add_option("--triggers", edema->triggers, "NegEx trigger file (default: the project's own list)")
+      ->check(CLI::ExistingFile);
+  e->add_option("--out", edema->out, "output CSV (report,label,affirmed,negated,mentioned,keywords); - for stdout")
+      ->required();
+  e->add_flag("--sections", edema->sections,
+              "label only Findings/Impression/Conclusion/Recommendation (else Final Report); off in the reference");
+  e->add_option("--negex-window", edema->window, "limit NegEx scopes to N tokens (0 = unlimited, the reference)")
+      ->check(CLI::NonNegativeNumber);
+  e->add_flag("--quiet", edema->quiet, "no summary line on stderr");
+
+  return [&label, e, edema]() -> int {
+    (void)label;
+    if (e->parsed()) return run_edema(*edema);
+    return kExitFatal;
+  };
+}
+
+void add_label_command(CLI::App& app) {
+  CLI::App* label = app.add_subcommand("label", "label radiology reports (edema severity, CheXpert-style findings)");
+  auto run = std::make_shared<std::function<int()>>(setup_label_command(*label));
+  label->final_callback([label, run]() {
+    int code = 0;
+    try {
+      code = (*run)();
+    } catch (const std::exception& ex) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "cxr label: error: %s\n", ex.what());
+      code = kExitFatal;
+    }
+    if (code != kExitOk) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace cxr::apps
