@@ -1,11 +1,12 @@
 // label.cpp — `cxr label`: turns radiology reports into labels.
 //   cxr label edema    [--keywords DIR] [--triggers FILE] [--sections] [--negex-window N] --out labels.csv REPORT...
 //   cxr label findings [--triggers FILE] [--sections] --out labels.csv REPORT...
-//   cxr label findings-eval --iu-reports indiana_reports.csv
+//   cxr label findings-eval --iu-reports indiana_reports.csv [--errors errors.csv]
 // REPORT is a text file (one report per file) or a directory of them; --csv FILE --text-columns
 // a,b [--id-column ID] reads reports from CSV columns instead (each column becomes a section
 // "A: value\n", which for findings,impression is exactly the IU composition of DATA.md).
 // Algorithms: text/edema.h, text/findings.h, docs/LABELER.md.
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +18,8 @@
 #include "tensor/error.h"
 #include "text/csv.h"
 #include "text/edema.h"
+#include "text/findings.h"
+#include "text/findings_eval.h"
 #include "text/report.h"
 
 namespace cxr::apps {
@@ -182,6 +185,94 @@ int run_edema(const EdemaArgs& a) {
   return failed ? kExitSomeInputsFailed : kExitOk;
 }
 
+// ---- cxr label findings ----
+struct FindingsArgs {
+  InputOptions in;
+  std::string phrases, triggers, out, mentions;
+  bool whole_report = false;
+  bool numeric_missing = false;
+  bool quiet = false;
+};
+
+text::FindingsLabeler make_findings_labeler(const std::string& phrases, const std::string& triggers, bool whole) {
+  text::FindingsOptions options;
+  options.sections_only = !whole;
+  return text::FindingsLabeler(
+      phrases.empty() ? text::FindingsPhrases::project_default() : text::FindingsPhrases::load(phrases),
+      triggers.empty() ? text::Negex::project_default() : text::Negex::load(triggers), options);
+}
+
+int run_findings(const FindingsArgs& a) {
+  text::FindingsLabeler labeler = make_findings_labeler(a.phrases, a.triggers, a.whole_report);
+  ReportSource source(a.in, "findings");
+  Output out(a.out);
+  std::vector<std::string> header = {"report"};
+  for (auto name : text::kObservationNames) header.emplace_back(name);
+  text::write_csv_row(*out.out, header);
+  std::unique_ptr<Output> mentions;
+  if (!a.mentions.empty()) {
+    mentions = std::make_unique<Output>(a.mentions);
+    text::write_csv_row(*mentions->out, {"report", "observation", "value", "phrase", "text"});
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  int n = 0;
+  std::array<int, text::kNumObservations> positives{};
+  int failed = source.for_each([&](const std::string& id, const std::string& report) {
+    text::FindingsResult r = labeler.label(report);
+    std::vector<std::string> row = {id};
+    for (int o = 0; o < text::kNumObservations; ++o) {
+      int v = r.labels[o];
+      row.push_back(v == text::kNotMentioned ? (a.numeric_missing ? "-2" : "") : std::to_string(v));
+      positives[o] += v == text::kPositive;
+    }
+    text::write_csv_row(*out.out, row);
+    if (mentions)
+      for (const auto& m : r.mentions)
+        text::write_csv_row(*mentions->out,
+                            {id,
+                             m.observation < text::kNumObservations ? std::string(text::kObservationNames[m.observation])
+                                                                    : "Other",
+                             std::to_string(m.value), m.phrase, m.text});
+    ++n;
+  });
+  out.finish();
+  if (mentions) mentions->finish();
+  double s = seconds_since(t0);
+  if (!a.quiet) {
+    std::fprintf(stderr, "cxr label findings: %d reports in %.3f s (%.0f reports/s); positives:", n, s,
+                 s > 0 ? n / s : 0.0);
+    for (int o = 0; o < text::kNumObservations; ++o)
+      std::fprintf(stderr, "%s %s %d", o ? "," : "", std::string(text::kObservationNames[o]).c_str(), positives[o]);
+    std::fprintf(stderr, "%s\n", failed ? (", " + std::to_string(failed) + " unreadable").c_str() : "");
+  }
+  return failed ? kExitSomeInputsFailed : kExitOk;
+}
+
+// ---- cxr label findings-eval ----
+struct EvalArgs {
+  std::string iu_reports, phrases, triggers, errors;
+};
+
+int run_findings_eval(const EvalArgs& a) {
+  text::FindingsLabeler labeler = make_findings_labeler(a.phrases, a.triggers, false);
+  text::CsvTable iu = text::read_csv(a.iu_reports);
+  auto t0 = std::chrono::steady_clock::now();
+  text::FindingsEvaluation e = text::evaluate_findings_on_iu(iu, labeler);
+  double s = seconds_since(t0);
+  std::printf("%s", text::findings_evaluation_markdown(e).c_str());
+  std::fprintf(stderr, "cxr label findings-eval: %d reports evaluated (%d 'No Indexing' left out) in %.3f s\n",
+               e.reports, e.excluded, s);
+  if (!a.errors.empty()) {
+    Output out(a.errors);
+    text::write_csv_row(*out.out, {"uid", "observation", "error", "MeSH", "findings || impression"});
+    for (const auto& err : e.errors)
+      text::write_csv_row(*out.out, {err.uid, std::string(text::kObservationNames[err.observation]),
+                                     err.false_positive ? "false positive" : "false negative", err.mesh, err.text});
+    out.finish();
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 std::function<int()> setup_label_command(CLI::App& label) {
@@ -204,9 +295,36 @@ std::function<int()> setup_label_command(CLI::App& label) {
       ->check(CLI::NonNegativeNumber);
   e->add_flag("--quiet", edema->quiet, "no summary line on stderr");
 
-  return [&label, e, edema]() -> int {
-    (void)label;
+  auto findings = std::make_shared<FindingsArgs>();
+  CLI::App* f = label.add_subcommand(
+      "findings", "the 14 CheXpert observations: 1 positive, 0 negative, -1 uncertain, blank not mentioned");
+  add_input_options(*f, findings->in);
+  f->add_option("--phrases", findings->phrases, "phrase list (default: the project's text/data/findings/phrases.tsv)")
+      ->check(CLI::ExistingFile);
+  f->add_option("--triggers", findings->triggers, "NegEx trigger file (default: the project's own list)")
+      ->check(CLI::ExistingFile);
+  f->add_option("--out", findings->out, "output CSV (report + the 14 observations); - for stdout")->required();
+  f->add_flag("--whole-report", findings->whole_report,
+              "label the whole text, not only Findings/Impression/Conclusion/Recommendation (else Final Report)");
+  f->add_option("--mentions", findings->mentions,
+                "also write every mention found (report, observation, value, phrase, matched text) to this CSV");
+  f->add_flag("--numeric-missing", findings->numeric_missing, "write -2 instead of a blank for 'not mentioned'");
+  f->add_flag("--quiet", findings->quiet, "no summary line on stderr");
+
+  auto eval = std::make_shared<EvalArgs>();
+  CLI::App* v = label.add_subcommand(
+      "findings-eval", "measure the findings labeler against the IU MeSH annotations (prints the docs/LABELER.md table)");
+  v->add_option("--iu-reports", eval->iu_reports, "indiana_reports.csv (uid, MeSH, ..., findings, impression)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  v->add_option("--phrases", eval->phrases, "phrase list (default: the project's)")->check(CLI::ExistingFile);
+  v->add_option("--triggers", eval->triggers, "NegEx trigger file (default: the project's)")->check(CLI::ExistingFile);
+  v->add_option("--errors", eval->errors, "also write every disagreement to this CSV");
+
+  return [e, edema, f, findings, v, eval]() -> int {
     if (e->parsed()) return run_edema(*edema);
+    if (f->parsed()) return run_findings(*findings);
+    if (v->parsed()) return run_findings_eval(*eval);
     return kExitFatal;
   };
 }
