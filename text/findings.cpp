@@ -282,35 +282,62 @@ FindingsResult FindingsLabeler::label(std::string_view report) const {
       for (size_t index : phrases_with_prefix_start_) try_phrase(index, t);
     }
 
+    // Intervals that cover mentions: `ignore` matches drop any mention inside them; `negative` and
+    // `uncertain` matches replace the plain mentions inside them. Sorted by start with a running
+    // maximum of ends, so "is [a, b] inside one of them" is a binary search (hostile text can hold
+    // tens of thousands of matches).
+    struct Cover {
+      std::vector<std::pair<size_t, size_t>> spans;  // (first, last), sorted
+      std::vector<size_t> max_last;
+      void add(size_t a, size_t b) { spans.push_back({a, b}); }
+      void finish() {
+        std::sort(spans.begin(), spans.end());
+        max_last.resize(spans.size());
+        for (size_t i = 0; i < spans.size(); ++i) max_last[i] = std::max(i ? max_last[i - 1] : 0, spans[i].second);
+      }
+      bool covers(size_t a, size_t b) const {
+        auto it = std::upper_bound(spans.begin(), spans.end(), std::make_pair(a, SIZE_MAX));
+        return it != spans.begin() && max_last[size_t(it - spans.begin()) - 1] >= b;
+      }
+    };
+    std::vector<Cover> ignore_cover(kNumObservations + 1), value_cover(kNumObservations + 1);
     for (const Match& m : matches) {
+      if (m.phrase->kind == FindingsPhrase::Kind::kIgnore) ignore_cover[m.phrase->observation].add(m.first, m.last);
+      else if (m.phrase->kind != FindingsPhrase::Kind::kMention) value_cover[m.phrase->observation].add(m.first, m.last);
+    }
+    for (auto& c : ignore_cover) c.finish();
+    for (auto& c : value_cover) c.finish();
+
+    for (const Match& m : matches) {
+      const int obs = m.phrase->observation;
       if (m.phrase->kind == FindingsPhrase::Kind::kIgnore) continue;
       // A mention inside an `ignore` match does not count; a plain mention inside a `negative` or
       // `uncertain` match of the same observation gives way to it ("pulmonary vascular engorgement
       // ... within normal limits").
-      bool superseded = false;
-      for (const Match& o : matches) {
-        if (&o == &m || o.phrase->observation != m.phrase->observation || o.first > m.first || m.last > o.last) continue;
-        if (o.phrase->kind == FindingsPhrase::Kind::kIgnore) superseded = true;
-        if (m.phrase->kind == FindingsPhrase::Kind::kMention && o.phrase->kind != FindingsPhrase::Kind::kMention)
-          superseded = true;
-      }
-      if (superseded) continue;
+      if (ignore_cover[obs].covers(m.first, m.last)) continue;
+      if (m.phrase->kind == FindingsPhrase::Kind::kMention && value_cover[obs].covers(m.first, m.last)) continue;
 
       auto is_literal = [&](const TriggerSpan& s) {
         for (size_t t : m.literals)
           if (t >= s.first && t <= s.last) return true;
         return false;
       };
-      // The nearest trigger before the mention, any trigger inside it (in a gap), the nearest after.
-      const TriggerSpan* pre = nullptr;
+      // The nearest trigger before the mention, any trigger inside it (in a gap), the nearest
+      // after. Trigger spans do not overlap and are sorted, so these are binary searches; a span
+      // reaching into the mention overlaps one of its words and is skipped.
+      auto after_first = std::partition_point(spans.begin(), spans.end(),
+                                              [&](const TriggerSpan& s) { return s.last < m.first; });
+      const TriggerSpan* pre = after_first == spans.begin() ? nullptr : &*(after_first - 1);
       const TriggerSpan* post = nullptr;
       bool inner_neg = false, inner_unc = false;
-      for (const TriggerSpan& s : spans) {
-        if (is_literal(s)) continue;
-        if (s.last < m.first) pre = &s;
-        else if (s.first > m.last) { if (!post) post = &s; }
-        else if (s.kind == kPren || s.kind == kPost) inner_neg = true;
-        else if (s.kind == kPrep || s.kind == kPosp) inner_unc = true;
+      for (auto it = after_first; it != spans.end(); ++it) {
+        if (it->first > m.last) {
+          post = &*it;
+          break;
+        }
+        if (is_literal(*it)) continue;
+        if (it->kind == kPren || it->kind == kPost) inner_neg = true;
+        else if (it->kind == kPrep || it->kind == kPosp) inner_unc = true;
       }
       TriggerKind before = pre ? pre->kind : kOtherTag, after = post ? post->kind : kOtherTag;
       int value = kPositive;
@@ -327,7 +354,6 @@ FindingsResult FindingsLabeler::label(std::string_view report) const {
           else if (after == kPosp || inner_unc) value = kUncertain;
           break;
       }
-      int obs = m.phrase->observation;
       if (priority(value) > priority(best[obs])) best[obs] = value;
       FindingsMention fm;
       fm.observation = obs;

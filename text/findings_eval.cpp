@@ -103,7 +103,7 @@ std::string findings_evaluation_markdown(const FindingsEvaluation& e) {
     const ObservationMetrics& m = e.metrics[o];
     std::string terms;
     for (const MeshRule& r : mapping[o]) {
-      if (!terms.empty()) terms += ", ";
+      if (!terms.empty()) terms += "; ";
       terms += r.qualifier.empty() ? r.heading : r.heading + "/…" + r.qualifier;
     }
     char nums[160];

@@ -8,7 +8,7 @@
 // The two pattern shapes are simple enough to match directly: a trigger's \s+ always consumes the
 // whole whitespace run (the next word cannot start with whitespace), and a phrase's \W+ is tried
 // greedily with backtracking exactly as Python's matcher does, with failed (word, position) pairs
-// remembered so that backtracking stays polynomial.
+// remembered and a step budget for phrases whose words start with punctuation (see PhraseMatcher).
 #include "text/negex.h"
 
 #include <algorithm>
@@ -102,26 +102,48 @@ bool substitute_trigger(std::string_view s, const NegexTrigger& t, std::string& 
 
 // Matches words[w..] at `pos` where words[w] must start exactly at pos (the \b before words[0] is
 // checked by the caller). Returns the end of the match or npos.
+//
+// Cost: when every word after the first starts with a word character (every real keyword), \W+
+// has a single candidate length and the search is linear. A word starting with punctuation lets
+// \W+ stop anywhere in a run, and Python's matcher backtracks through every combination (on
+// "a" + 100,000 dashes + "b" the pattern \ba\W+-\W+-\W+c\b would not finish). Failed (word,
+// position) pairs are remembered, and a budget of kMaxSteps candidate positions per search bounds
+// the rest: past it the phrase counts as not found. No real keyword comes near it.
+constexpr size_t kMaxSteps = 1'000'000;
+
 struct PhraseMatcher {
   std::string_view s;
   const std::vector<std::string>& words;
   std::unordered_set<uint64_t> failed;  // (word index, position) pairs known not to match
+  size_t steps = 0;
+  size_t run_from = 1, run_end = 0;  // a known non-word run: every q in [run_from, run_end] ends at run_end
+
+  // The end of the run of non-word characters starting at q.
+  size_t nonword_run_end(size_t q) {
+    if (q >= run_from && q <= run_end) return run_end;
+    size_t e = q;
+    while (e < s.size() && !is_word(s[e])) ++e;
+    run_from = q;
+    run_end = e;
+    return e;
+  }
 
   size_t match(size_t w, size_t pos) {
     if (!equals_ci_at(s, pos, words[w])) return std::string_view::npos;
     size_t q = pos + words[w].size();
     if (w + 1 == words.size()) return is_word_boundary(s, q) ? q : std::string_view::npos;
-    size_t run = 0;
-    while (q + run < s.size() && !is_word(s[q + run])) ++run;
+    size_t run = nonword_run_end(q) - q;
     if (run == 0) return std::string_view::npos;
     // \W+ is greedy: the longest run first, then shorter ones. When the next word starts with a
     // word character only the whole run can be followed by it.
     size_t shortest = is_word(words[w + 1].front()) ? run : 1;
     for (size_t k = run; k >= shortest; --k) {
+      if (++steps > kMaxSteps) return std::string_view::npos;
       uint64_t key = (uint64_t(q + k) << 8) | uint64_t(w + 1);
       if (failed.count(key)) continue;
       size_t e = match(w + 1, q + k);
       if (e != std::string_view::npos) return e;
+      if (steps > kMaxSteps) return std::string_view::npos;
       failed.insert(key);
     }
     return std::string_view::npos;
@@ -143,7 +165,7 @@ bool find_phrase(std::string_view s, const std::vector<std::string>& words, size
   if (words.size() > 255) fail("negex: phrase has more than 255 words");
   PhraseMatcher m{s, words, {}};
   const char first = to_lower(words.front().front());
-  for (size_t p = from; p < s.size(); ++p) {
+  for (size_t p = from; p < s.size() && m.steps <= kMaxSteps; ++p) {
     if (to_lower(s[p]) != first || !is_word_boundary(s, p)) continue;
     size_t e = m.match(0, p);
     if (e != std::string_view::npos) {
