@@ -52,7 +52,7 @@ std::vector<std::pair<std::string, std::string>> hostile_corpus() {
       "heart", "size", "normal", "enlarged", "...", "FINDINGS:", "IMPRESSION", "FINAL REPORT", "[PREN]", "[POST]",
       "[PHRASE]", "[NEGATED]", "cannot be excluded", "but", "_", ".", ":", ";", ",", "(", ")", "\"", "\r", "\n",
       "\t", std::string(1, '\0'), "\xff", "\x1c", "  ", "-", "no change", "r/o", "tip", "svc", "XXXX"};
-  for (int k = 0; k < 40; ++k) {
+  for (int k = 0; k < 24; ++k) {
     std::string s;
     int n = int(rng() % 400);
     for (int i = 0; i < n; ++i) s += vocab[rng() % vocab.size()] + (rng() % 3 ? " " : "");

@@ -50,7 +50,10 @@ int label_list(const std::vector<std::string_view>& sentences, const std::vector
                const std::vector<EdemaKeyword>& list, Tag tag, const Negex& negex, const NegexOptions& options,
                std::vector<std::vector<std::string>>& by_level) {
   int label = -1;
+  size_t shortest = SIZE_MAX;
+  for (const EdemaKeyword& k : list) shortest = std::min(shortest, k.lower.size());
   for (size_t s = 0; s < sentences.size(); ++s) {
+    if (lowered[s].size() < shortest) continue;  // (floods of empty sentences in hostile text)
     for (const EdemaKeyword& k : list) {
       if (lowered[s].find(k.lower) == std::string::npos) continue;
       bool detected = true;

@@ -178,7 +178,7 @@ FindingsLabeler::FindingsLabeler(FindingsPhrases phrases, Negex triggers, Findin
   }
   for (size_t i = 0; i < phrases_.phrases.size(); ++i) {
     const auto& first = phrases_.phrases[i].elements[0];
-    if (first.prefix) phrases_with_prefix_start_.push_back(i);
+    if (first.prefix) phrases_with_prefix_start_[static_cast<unsigned char>(first.word[0])].push_back(i);
     else phrases_by_first_word_[first.word].push_back(i);
   }
 }
@@ -279,7 +279,7 @@ FindingsResult FindingsLabeler::label(std::string_view report) const {
       auto exact = phrases_by_first_word_.find(toks[t].word);
       if (exact != phrases_by_first_word_.end())
         for (size_t index : exact->second) try_phrase(index, t);
-      for (size_t index : phrases_with_prefix_start_) try_phrase(index, t);
+      for (size_t index : phrases_with_prefix_start_[static_cast<unsigned char>(toks[t].word[0])]) try_phrase(index, t);
     }
 
     // Intervals that cover mentions: `ignore` matches drop any mention inside them; `negative` and

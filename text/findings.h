@@ -92,7 +92,7 @@ class FindingsLabeler {
   // Lookup by a sentence word: the triggers and phrases that can start there.
   std::unordered_map<std::string, std::vector<size_t>> triggers_by_first_word_;
   std::unordered_map<std::string, std::vector<size_t>> phrases_by_first_word_;
-  std::vector<size_t> phrases_with_prefix_start_;  // first element is `word*`
+  std::array<std::vector<size_t>, 256> phrases_with_prefix_start_;  // first element `word*`, by its first byte
 };
 
 // Sentences for the findings labeler: split at '.', '?', '!', ';' and ':' (not at a '.' between

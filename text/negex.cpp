@@ -72,29 +72,38 @@ size_t match_trigger_at(std::string_view s, size_t pos, const std::vector<std::s
   return is_word_boundary(s, q) ? q : std::string_view::npos;
 }
 
+// The positions where a word starts (a word character after a non-word one or the beginning).
+void find_word_starts(std::string_view s, std::vector<size_t>& out) {
+  out.clear();
+  for (size_t p = 0; p < s.size(); ++p)
+    if (is_word(s[p]) && (p == 0 || !is_word(s[p - 1]))) out.push_back(p);
+}
+
 // re.sub(trigger_pattern, replacement, s): leftmost non-overlapping matches. Returns false (and
-// leaves `out` alone) when nothing matched.
-bool substitute_trigger(std::string_view s, const NegexTrigger& t, std::string& out) {
+// leaves `out` alone) when nothing matched. A trigger starting with a word character can only
+// match where \b holds before it, i.e. at a word start, so only `word_starts` are tried; other
+// triggers are tried at every position.
+bool substitute_trigger(std::string_view s, const std::vector<size_t>& word_starts, const NegexTrigger& t,
+                        std::string& out) {
   const char first = to_lower(t.words.front().front());
   bool any = false;
   size_t copied = 0;
-  for (size_t p = 0; p < s.size();) {
-    if (to_lower(s[p]) != first) {
-      ++p;
-      continue;
-    }
+  auto try_at = [&](size_t p) {
+    if (p < copied || to_lower(s[p]) != first) return;
     size_t e = match_trigger_at(s, p, t.words);
-    if (e == std::string_view::npos) {
-      ++p;
-      continue;
-    }
+    if (e == std::string_view::npos) return;
     if (!any) {
       out.clear();
       any = true;
     }
     out.append(s.substr(copied, p - copied));
     out.append(t.replacement);
-    copied = p = e;
+    copied = e;
+  };
+  if (is_word(first)) {
+    for (size_t p : word_starts) try_at(p);
+  } else {
+    for (size_t p = 0; p < s.size(); ++p) try_at(p);
   }
   if (any) out.append(s.substr(copied));
   return any;
@@ -240,8 +249,14 @@ const Negex& Negex::project_default() {
 
 std::string Negex::tag_triggers(std::string_view sentence) const {
   std::string cur(sentence), next;
-  for (const NegexTrigger& t : triggers_)
-    if (substitute_trigger(cur, t, next)) cur.swap(next);
+  std::vector<size_t> word_starts;
+  find_word_starts(cur, word_starts);
+  for (const NegexTrigger& t : triggers_) {
+    if (substitute_trigger(cur, word_starts, t, next)) {
+      cur.swap(next);
+      find_word_starts(cur, word_starts);
+    }
+  }
   return cur;
 }
 
