@@ -1,6 +1,7 @@
 // label.cpp — `cxr label`: turns radiology reports into labels.
 //   cxr label edema    [--keywords DIR] [--triggers FILE] [--sections] [--negex-window N] --out labels.csv REPORT...
-//   cxr label findings [--triggers FILE] [--sections] --out labels.csv REPORT...
+//   cxr label findings [--phrases FILE] [--triggers FILE] [--whole-report] [--numeric-missing] [--mentions FILE]
+//                      --out labels.csv REPORT...
 //   cxr label findings-eval --iu-reports indiana_reports.csv [--errors errors.csv]
 // REPORT is a text file (one report per file) or a directory of them; --csv FILE --text-columns
 // a,b [--id-column ID] reads reports from CSV columns instead (each column becomes a section
@@ -14,7 +15,7 @@
 #include <iostream>
 #include <memory>
 
-#include "apps/commands.h"
+#include "apps/command.h"
 #include "tensor/error.h"
 #include "text/csv.h"
 #include "text/edema.h"
@@ -273,9 +274,8 @@ int run_findings_eval(const EvalArgs& a) {
   return kExitOk;
 }
 
-}  // namespace
-
-std::function<int()> setup_label_command(CLI::App& label) {
+// `cxr label`: its three subcommands; returns the function that runs the one given.
+CommandRun setup_label_command(CLI::App& label) {
   label.require_subcommand(1);
 
   auto edema = std::make_shared<EdemaArgs>();
@@ -329,20 +329,9 @@ std::function<int()> setup_label_command(CLI::App& label) {
   };
 }
 
-void add_label_command(CLI::App& app) {
-  CLI::App* label = app.add_subcommand("label", "label radiology reports (edema severity, CheXpert-style findings)");
-  auto run = std::make_shared<std::function<int()>>(setup_label_command(*label));
-  label->final_callback([label, run]() {
-    int code = 0;
-    try {
-      code = (*run)();
-    } catch (const std::exception& ex) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "cxr label: error: %s\n", ex.what());
-      code = kExitFatal;
-    }
-    if (code != kExitOk) throw CLI::RuntimeError(code);
-  });
-}
+const CommandRegistration kLabelCommand("label", "label radiology reports: edema severity, CheXpert-style findings",
+                                        setup_label_command);
+
+}  // namespace
 
 }  // namespace cxr::apps

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -11,16 +12,18 @@
 #include <fstream>
 #include <string>
 
+#include "testing.h"
+
 namespace cxr::testing {
 
 inline std::string shared_data(const std::string& relative) {
   return std::string(CXR_SOURCE_DIR) + "/../shared/data/" + relative;
 }
 
-// True when ../shared/data/<relative> exists; otherwise logs a visible skip message.
+// True when ../shared/data/<relative> exists; otherwise marks the test skipped, visibly (testing.h).
 inline bool have_shared_data(const std::string& relative) {
   if (std::filesystem::exists(shared_data(relative))) return true;
-  MESSAGE("CXR-TEST-SKIPPED: ", shared_data(relative), " is absent, so this reference check did not run");
+  skip_test(shared_data(relative) + " is absent, so this reference check did not run");
   return false;
 }
 
