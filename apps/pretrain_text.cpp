@@ -1,0 +1,4 @@
+#include "apps/commands.h"
+namespace cxr::apps {
+void add_pretrain_text_command(CLI::App&) {}
+}
