@@ -25,6 +25,7 @@ struct PretrainArgs {
   int64_t layers = 4, hidden = 256, heads = 4, ffn = 1024, max_position = 512, max_seq_length = 128;
   int64_t log_every = 10, save_every = 0;
   double heldout = 0.1;
+  double dropout = -1;  // < 0: the config's (0.1 by default)
   bool cased = false;
   nn::PretrainOptions train;
 };
@@ -50,6 +51,7 @@ void run_pretrain(const PretrainArgs& a) {
     config.intermediate_size = a.ffn, config.max_position_embeddings = a.max_position;
   }
   config.vocab_size = tok.vocab().size();
+  if (a.dropout >= 0) config.hidden_dropout_prob = config.attention_probs_dropout_prob = a.dropout;
   config.validate();
   CXR_CHECK(a.max_seq_length <= config.max_position_embeddings, "--max-seq-length ", a.max_seq_length,
             " exceeds max_position_embeddings ", config.max_position_embeddings);
@@ -148,6 +150,7 @@ void add_pretrain_text_command(CLI::App& app) {
   sub->add_option("--hidden", a->hidden, "hidden size")->capture_default_str();
   sub->add_option("--heads", a->heads, "attention heads")->capture_default_str();
   sub->add_option("--ffn", a->ffn, "feed-forward size")->capture_default_str();
+  sub->add_option("--dropout", a->dropout, "hidden and attention dropout (default: the config's, 0.1)");
   sub->add_option("--max-position", a->max_position, "position embeddings")->capture_default_str();
   sub->add_option("--max-seq-length", a->max_seq_length, "tokens per sequence, [CLS] and [SEP] included")->capture_default_str();
   sub->add_option("--steps", a->train.steps, "optimizer steps")->capture_default_str();

@@ -121,7 +121,7 @@ TEST_CASE("mlm pretraining: seeded runs are bit-identical") {
   CHECK(log3[1].loss != log[1].loss);
 }
 
-TEST_CASE("mlm evaluation: fixed masks give the same score twice; padding helper") {
+TEST_CASE("mlm evaluation: fixed masks give the same score twice, and the padding helper") {
   Generator init(1);
   BertForMaskedLM m(tiny(), &init);
   auto seqs = motif_corpus(7, 20);
