@@ -14,7 +14,7 @@ BertConfig tiny() {
   BertConfig c;
   c.vocab_size = kVocab;
   c.hidden_size = 16;
-  c.num_hidden_layers = 2;
+  c.num_hidden_layers = 1;
   c.num_attention_heads = 2;
   c.intermediate_size = 32;
   c.max_position_embeddings = 24;
@@ -96,15 +96,15 @@ TEST_CASE("mlm masking: 15% of real tokens, 80/10/10, specials and padding never
 }
 
 TEST_CASE("mlm pretraining: a tiny BERT learns to fill in masked tokens from context") {
-  auto [log, w] = run(3, 150);
-  REQUIRE(log.size() == 150);
+  auto [log, w] = run(3, 200);
+  REQUIRE(log.size() == 200);
   double first = 0, last = 0;
   for (size_t i = 0; i < 5; ++i) first += log[i].loss / 5, last += log[log.size() - 1 - i].loss / 5;
   MESSAGE("tiny MLM: mean loss of the first 5 steps ", first, ", of the last 5 ", last, "; held-out masked-token accuracy ",
           log.back().heldout_accuracy, " (chance 1/35)");
   CHECK(first > 3.4);  // about log(35) at the start
   CHECK(last < 0.65 * first);
-  CHECK(log.back().heldout_accuracy > 0.1);
+  CHECK(log.back().heldout_accuracy > 0.2);
   CHECK(log[0].lr == 0);  // WarmupLinear: the first step has lr 0 (as HuggingFace's schedule)
   CHECK(log[20].lr > log[100].lr);
 }

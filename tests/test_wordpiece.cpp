@@ -206,11 +206,12 @@ TEST_CASE("vocab trainer: reproduces the committed IU vocabularies") {
   std::vector<std::string> texts;
   for (auto& d : read_corpus({kIuCsv})) texts.push_back(d.text);
   CHECK(texts.size() == 3826);  // 25 of the 3,851 reports have neither findings nor impression
-  for (int64_t size : {300, 2000}) {
-    VocabTrainerOptions opt;
-    opt.vocab_size = size;
-    CHECK(train_wordpiece_vocab(texts, opt).tokens() == golden_vocab("iu" + std::to_string(size)).tokens());
-  }
+  VocabTrainerOptions opt;
+  opt.vocab_size = 2000;
+  std::vector<std::string> trained = train_wordpiece_vocab(texts, opt).tokens();
+  CHECK(trained == golden_vocab("iu2000").tokens());
+  // training to 300 tokens stops the same run earlier: the first 300 tokens
+  CHECK(std::vector<std::string>(trained.begin(), trained.begin() + 300) == golden_vocab("iu300").tokens());
 }
 
 TEST_CASE("corpus: CSV quoting, plain text, sentences") {

@@ -37,7 +37,7 @@ void Vocab::save(const std::string& path) const {
 }
 
 std::optional<int64_t> Vocab::find(std::string_view token) const {
-  auto it = ids_.find(std::string(token));
+  auto it = ids_.find(token);
   if (it == ids_.end()) return std::nullopt;
   return it->second;
 }
@@ -121,22 +121,29 @@ std::vector<std::string> wordpiece(std::string_view word, const Vocab& vocab, co
                                    int64_t max_input_chars_per_word) {
   std::u32string chars = utf8_decode(word, "wordpiece");
   if (static_cast<int64_t>(chars.size()) > max_input_chars_per_word) return {unk};
+  // Byte offset of each code point in `word` (valid UTF-8 here), so candidates are substrings.
+  std::vector<size_t> offset(chars.size() + 1, word.size());
+  for (size_t i = 0, b = 0; i < chars.size(); ++i) {
+    offset[i] = b;
+    b += chars[i] < 0x80 ? 1 : chars[i] < 0x800 ? 2 : chars[i] < 0x10000 ? 3 : 4;
+  }
   std::vector<std::string> pieces;
+  std::string candidate;
   size_t start = 0;
   while (start < chars.size()) {
     size_t end = chars.size();
-    std::string found;
+    bool found = false;
     while (start < end) {
-      std::string candidate = start > 0 ? "##" : "";
-      candidate += utf8_encode(std::u32string_view(chars).substr(start, end - start));
+      candidate.assign(start > 0 ? "##" : "");
+      candidate.append(word.substr(offset[start], offset[end] - offset[start]));
       if (vocab.contains(candidate)) {
-        found = std::move(candidate);
+        found = true;
         break;
       }
       --end;
     }
-    if (found.empty()) return {unk};
-    pieces.push_back(std::move(found));
+    if (!found) return {unk};
+    pieces.push_back(candidate);
     start = end;
   }
   return pieces;

@@ -35,8 +35,12 @@ class Vocab {
   const std::vector<std::string>& tokens() const { return tokens_; }
 
  private:
+  struct Hash {  // transparent: look up string_views without building strings
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::vector<std::string> tokens_;
-  std::unordered_map<std::string, int64_t> ids_;
+  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> ids_;
 };
 
 struct BasicTokenizerOptions {
