@@ -1,0 +1,1 @@
+// bench_conv.cpp — placeholder

@@ -1,0 +1,15 @@
+// kernels.h — the fast CPU kernels, one per KernelTable that has one (the table names both its
+// reference and its fast kernel where it is defined, in tensor/ops/<family>.cpp). Each has the
+// signature of its table's Fn and the same contract; for inputs it does not cover (a dtype, a
+// layout) it calls the table's reference kernel. Tested against the reference kernels in
+// tests/test_cpu_*.cpp.
+#pragma once
+
+#include "tensor/ops.h"
+
+namespace cxr::cpu {
+
+// linalg (gemm.cpp)
+void bmm_fast(const Tensor& a, const Tensor& b, const Tensor& out);
+
+}  // namespace cxr::cpu
