@@ -15,23 +15,6 @@
 
 namespace cxr::cpu {
 
-void* gemm_scratch(int which, size_t bytes) {
-  struct Buffer {
-    void* p = nullptr;
-    size_t size = 0;
-    ~Buffer() { std::free(p); }
-  };
-  thread_local Buffer buffers[2];
-  Buffer& b = buffers[which];
-  if (b.size < bytes) {
-    std::free(b.p);
-    b.size = (bytes + 4095) / 4096 * 4096;
-    b.p = std::aligned_alloc(64, b.size);
-    CXR_CHECK(b.p != nullptr, "gemm: out of memory allocating ", b.size, " bytes of packing buffer");
-  }
-  return b.p;
-}
-
 template <typename T>
 static void pack_transposed_scalar(const T* src, int64_t rs, int64_t rows, int64_t k0, int64_t kc, int mr, T* dst) {
   for (int64_t k = k0; k < kc; ++k) {

@@ -61,9 +61,6 @@ struct GemmBlocking {
   static constexpr int64_t mc = 240;
 };
 
-// Per-thread packing buffers, 64-byte aligned, grown on demand and kept (no allocation per call).
-void* gemm_scratch(int which, size_t bytes);
-
 // The micro-kernel for an M-row problem: of the instruction set's kernels, the one whose MR pads
 // M the least (ties: the first, widest one).
 template <typename T>
@@ -96,8 +93,8 @@ void gemm_block(const MicroKernel<T>& uk, int64_t K, const PackA& pack_a, const 
   const int64_t mc_max = (std::min<int64_t>(B::mc, i1 - i0) + mr - 1) / mr * mr;
   const int64_t nc_max = (std::min<int64_t>(B::nc, j1 - j0) + nr - 1) / nr * nr;
   const int64_t kc_max = std::min<int64_t>(B::kc, K);
-  T* buf_a = static_cast<T*>(gemm_scratch(0, sizeof(T) * mc_max * kc_max));
-  T* buf_b = static_cast<T*>(gemm_scratch(1, sizeof(T) * nc_max * kc_max));
+  T* buf_a = static_cast<T*>(scratch_buffer(kScratchGemmA, sizeof(T) * mc_max * kc_max));
+  T* buf_b = static_cast<T*>(scratch_buffer(kScratchGemmB, sizeof(T) * nc_max * kc_max));
   alignas(64) T tile[16 * 64];  // an edge tile (MR <= 16, NR <= 64)
   for (int64_t jc = j0; jc < j1; jc += B::nc) {
     const int64_t nc = std::min<int64_t>(B::nc, j1 - jc);
@@ -199,6 +196,10 @@ struct PackStridedB {
       const T* src = b.p + k0 * b.rs + (j0 + q) * b.cs;
       if (b.cs == 1 && cols == nr) {  // row-major B: each k is nr contiguous values
         for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, src + k * b.rs, sizeof(T) * nr);
+        continue;
+      }
+      if (b.rs == 1) {  // column-major B: a transpose of cols x kc into kc x nr
+        pack_transposed(src, b.cs, cols, kc, nr, dst);
         continue;
       }
       for (int64_t k = 0; k < kc; ++k) {

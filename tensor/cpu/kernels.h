@@ -12,4 +12,11 @@ namespace cxr::cpu {
 // linalg (gemm.cpp)
 void bmm_fast(const Tensor& a, const Tensor& b, const Tensor& out);
 
+// conv (conv.cpp)
+void conv2d_fast(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out, const Conv2dParams& p);
+void conv2d_backward_input_fast(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_x,
+                                const Conv2dParams& p);
+void conv2d_backward_weight_fast(const Tensor& grad_out, const Tensor& x, const Tensor& grad_weight,
+                                 const Conv2dParams& p);
+
 }  // namespace cxr::cpu

@@ -200,6 +200,27 @@ std::atomic<int>& threads_setting() {
 
 }  // namespace
 
+void* scratch_buffer(int slot, size_t bytes) {
+  struct Buffer {
+    void* p = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer buffers[kScratchSlots];
+  CXR_CHECK(slot >= 0 && slot < kScratchSlots, "scratch_buffer: no slot ", slot);
+  Buffer& b = buffers[slot];
+  if (b.size < bytes) {
+    std::free(b.p);
+    b.p = nullptr;
+    b.size = 0;
+    const size_t size = (bytes + 4095) / 4096 * 4096;
+    b.p = std::aligned_alloc(64, size);
+    CXR_CHECK(b.p != nullptr, "scratch_buffer: out of memory allocating ", size, " bytes");
+    b.size = size;
+  }
+  return b.p;
+}
+
 int default_num_threads() { return std::max(1, int(std::thread::hardware_concurrency())); }
 int num_threads() { return threads_setting().load(std::memory_order_relaxed); }
 void set_num_threads(int n) { threads_setting().store(n <= 0 ? default_num_threads() : n); }

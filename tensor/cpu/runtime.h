@@ -13,6 +13,7 @@
 //     A parallel_for inside another one runs serially on the calling thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -50,6 +51,12 @@ class FunctionRef<R(Args...)> {
 // Runs f(begin, end) over chunks of [0, n) of at least `grain` elements (see above). Serial when
 // there is one thread, one chunk, or when called from inside a parallel region.
 void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> f);
+
+// A per-thread scratch buffer: 64-byte aligned, at least `bytes` long, kept and reused (so a
+// steady-state kernel does not allocate). Each slot is one buffer; a kernel and the GEMM it calls
+// use different slots (see kScratch* below). The contents do not survive a call with the same slot.
+void* scratch_buffer(int slot, size_t bytes);
+inline constexpr int kScratchGemmA = 0, kScratchGemmB = 1, kScratchConv0 = 2, kScratchConv1 = 3, kScratchSlots = 6;
 
 // True while the calling thread runs inside parallel_for (kernels use it to choose a serial inner
 // path instead of asking for nested parallelism).
