@@ -19,4 +19,18 @@ void conv2d_backward_input_fast(const Tensor& grad_out, const Tensor& weight, co
 void conv2d_backward_weight_fast(const Tensor& grad_out, const Tensor& x, const Tensor& grad_weight,
                                  const Conv2dParams& p);
 
+// elementwise and copy (elementwise.cpp)
+void unary_fast(UnaryOp op, const Tensor& x, const Tensor& out, UnaryParams params);
+void binary_fast(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void fill_fast(const Tensor& dst, double value);
+void copy_fast(const Tensor& dst, const Tensor& src);
+
+// normalization (norm.cpp)
+void batch_norm_forward_fast(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, bool training, double momentum, double eps, const Tensor& out,
+                             const Tensor& save_mean, const Tensor& save_invstd);
+void batch_norm_backward_fast(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                              const Tensor& save_invstd, bool training, const Tensor& grad_x, const Tensor& grad_weight,
+                              const Tensor& grad_bias);
+
 }  // namespace cxr::cpu

@@ -1,0 +1,159 @@
+// norm.cpp — fast batch-norm forward and backward over NCHW-like inputs whose (n, c) planes are
+// contiguous (any strides between planes): per-channel statistics in double lanes (vec.h),
+// channels spread over threads, then one vectorized pass over the planes with per-channel
+// coefficients:
+//   forward:  y = scale x + shift,  scale = w invstd, shift = b - mean scale   (in double, rounded)
+//   backward: gx = a g + b x + c with, k = w invstd, M the count per channel (NORMALIZATION.md §1):
+//             training: a = k, b = -k invstd sum(g xhat) / M, c = -k sum(g) / M - b mean;
+//             eval:     a = k, b = c = 0
+// Same contracts and math as tensor/ops/norm.cpp (whose reference kernels do every element in
+// double); other layouts and dtypes run the reference. Cost: the forward reads x twice for the
+// statistics and once to normalize, and writes y: 4 passes of N*C*S values, memory-bound.
+#include <cmath>
+#include <vector>
+
+#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/loops.h"
+#include "tensor/cpu/vec.h"
+
+namespace cxr::cpu {
+namespace {
+
+// The plane size S of t (N, C, *) when every (n, c) plane is one contiguous run, else 0.
+int64_t plane_size(const Tensor& t) {
+  if (t.dim() < 3) return 0;
+  int64_t expected = 1;
+  for (int64_t d = t.dim() - 1; d >= 2; --d) {
+    if (t.size(d) != 1 && t.stride(d) != expected) return 0;
+    expected *= t.size(d);
+  }
+  return expected;
+}
+
+bool is_float(const Tensor& t) { return t.dtype() == DType::Float32 || t.dtype() == DType::Float64; }
+
+double combine(const double* lanes) {
+  double s = 0;
+  for (int l = 0; l < kLanes; ++l) s += lanes[l];
+  return s;
+}
+
+template <typename T>
+double value_at(const Tensor& t, int64_t i, double fallback) {
+  return t.defined() ? double(t.data<T>()[i * t.stride(0)]) : fallback;
+}
+
+}  // namespace
+
+void batch_norm_forward_fast(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, bool training, double momentum, double eps, const Tensor& out,
+                             const Tensor& save_mean, const Tensor& save_invstd) {
+  const int64_t S = plane_size(x);
+  if (!is_float(x) || S == 0 || plane_size(out) != S || !save_mean.is_contiguous() || !save_invstd.is_contiguous()) {
+    return batch_norm_forward_kernel.cpu_reference()(x, weight, bias, running_mean, running_var, training, momentum,
+                                                     eps, out, save_mean, save_invstd);
+  }
+  visit_floating(x.dtype(), "batch_norm", [&]<typename T>() {
+    const auto& ops = vec_kernels().get<T>();
+    const int64_t N = x.size(0), C = x.size(1), M = N * S;
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    std::vector<double> mean(C), invstd(C), var_sum(C);
+    if (training) {
+      parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          double lanes[kLanes] = {};
+          for (int64_t n = 0; n < N; ++n) ops.sum_lanes(px + n * x.stride(0) + c * x.stride(1), S, lanes);
+          mean[c] = combine(lanes) / double(M);
+          double sq[kLanes] = {};
+          for (int64_t n = 0; n < N; ++n) ops.sqdev_lanes(px + n * x.stride(0) + c * x.stride(1), S, mean[c], sq);
+          var_sum[c] = combine(sq);
+          invstd[c] = 1.0 / std::sqrt(var_sum[c] / double(M) + eps);
+        }
+      });
+      if (running_mean.defined()) {  // in place through the buffers' strides, as the reference
+        T* rm = running_mean.data<T>();
+        T* rv = running_var.data<T>();
+        for (int64_t c = 0; c < C; ++c) {
+          T& m = rm[c * running_mean.stride(0)];
+          T& v = rv[c * running_var.stride(0)];
+          m = T((1 - momentum) * double(m) + momentum * mean[c]);
+          v = T((1 - momentum) * double(v) + momentum * var_sum[c] / double(M - 1));
+        }
+      }
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        mean[c] = value_at<T>(running_mean, c, 0);
+        invstd[c] = 1.0 / std::sqrt(value_at<T>(running_var, c, 1) + eps);
+      }
+    }
+    std::vector<T> scale(C), shift(C);
+    for (int64_t c = 0; c < C; ++c) {
+      save_mean.data<T>()[c] = T(mean[c]);
+      save_invstd.data<T>()[c] = T(invstd[c]);
+      const double s = value_at<T>(weight, c, 1) * invstd[c];
+      scale[c] = T(s);
+      shift[c] = T(value_at<T>(bias, c, 0) - mean[c] * s);
+    }
+    parallel_for(N * C, std::max<int64_t>(1, kElementwiseGrain / S), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t n = p / C, c = p % C;
+        ops.affine(px + n * x.stride(0) + c * x.stride(1), po + n * out.stride(0) + c * out.stride(1), S, scale[c],
+                   shift[c]);
+      }
+    });
+  });
+}
+
+void batch_norm_backward_fast(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                              const Tensor& save_invstd, bool training, const Tensor& grad_x, const Tensor& grad_weight,
+                              const Tensor& grad_bias) {
+  const int64_t S = plane_size(x);
+  if (!is_float(x) || S == 0 || plane_size(g) != S || (grad_x.defined() && plane_size(grad_x) != S)) {
+    return batch_norm_backward_kernel.cpu_reference()(g, x, weight, save_mean, save_invstd, training, grad_x,
+                                                      grad_weight, grad_bias);
+  }
+  visit_floating(x.dtype(), "batch_norm_backward", [&]<typename T>() {
+    const auto& ops = vec_kernels().get<T>();
+    const int64_t N = x.size(0), C = x.size(1), M = N * S;
+    const T* px = x.data<T>();
+    const T* pg = g.data<T>();
+    std::vector<double> mean(C), invstd(C), sum_g(C, 0.0), sum_gxhat(C, 0.0);
+    for (int64_t c = 0; c < C; ++c) mean[c] = value_at<T>(save_mean, c, 0), invstd[c] = value_at<T>(save_invstd, c, 1);
+    if (training || grad_weight.defined() || grad_bias.defined()) {
+      parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          double lg[kLanes] = {}, lgx[kLanes] = {};
+          for (int64_t n = 0; n < N; ++n)
+            ops.grad_lanes(pg + n * g.stride(0) + c * g.stride(1), px + n * x.stride(0) + c * x.stride(1), S, mean[c],
+                           lg, lgx);
+          sum_g[c] = combine(lg);
+          sum_gxhat[c] = combine(lgx) * invstd[c];
+        }
+      });
+    }
+    for (int64_t c = 0; c < C; ++c) {  // parameter gradients: fresh tensors; the engine accumulates
+      if (grad_weight.defined()) grad_weight.data<T>()[c * grad_weight.stride(0)] = T(sum_gxhat[c]);
+      if (grad_bias.defined()) grad_bias.data<T>()[c * grad_bias.stride(0)] = T(sum_g[c]);
+    }
+    if (!grad_x.defined()) return;
+    std::vector<T> ca(C), cb(C), cc(C);
+    for (int64_t c = 0; c < C; ++c) {
+      const double k = value_at<T>(weight, c, 1) * invstd[c];
+      const double b = training ? -k * invstd[c] * sum_gxhat[c] / double(M) : 0.0;
+      ca[c] = T(k);
+      cb[c] = T(b);
+      cc[c] = T(training ? -k * sum_g[c] / double(M) - b * mean[c] : 0.0);
+    }
+    T* pgx = grad_x.data<T>();
+    parallel_for(N * C, std::max<int64_t>(1, kElementwiseGrain / S), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t n = p / C, c = p % C;
+        ops.affine2(pg + n * g.stride(0) + c * g.stride(1), px + n * x.stride(0) + c * x.stride(1),
+                    pgx + n * grad_x.stride(0) + c * grad_x.stride(1), S, ca[c], cb[c], cc[c]);
+      }
+    });
+  });
+}
+
+}  // namespace cxr::cpu
