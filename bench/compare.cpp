@@ -3,7 +3,9 @@
 //   cxr_bench_compare ROW [--iters N] [--warmup W] [--threads T]
 // ROW: sgemm1024 | resnet_train | resnet_infer. Prints one JSON object: the row, the per-iteration
 // wall times (ms, after warm-up), the RSS before the first iteration and the process's peak RSS
-// (MiB, getrusage), threads, instruction set and kernel set.
+// (MiB, getrusage), the peak bytes held by tensors during the timed iterations and how many
+// large blocks per iteration the caching allocator had to get from the system (0 in a steady
+// state), threads, instruction set and kernel set.
 //   sgemm1024:    C = A B, 1024^3 float32 (2.147 GFLOP per iteration)
 //   resnet_train: resnet256_6_2_1, batch 8 of 1x256x256, 14 classes: zero_grad, forward (train
 //                 mode), cross-entropy, backward, Adam step (lr 1e-3)
@@ -22,6 +24,7 @@
 #include "autograd/node.h"
 #include "nn/models/resnet.h"
 #include "nn/optim.h"
+#include "tensor/cpu/allocator.h"
 #include "tensor/cpu/runtime.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -99,16 +102,21 @@ int main(int argc, char** argv) {
 
   for (int i = 0; i < warmup; ++i) step();
   const double rss_before = rss_mib();
+  const cpu::AllocatorStats before = cpu::allocator_stats();
+  cpu::reset_peak_stats();
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  const cpu::AllocatorStats after = cpu::allocator_stats();
   std::printf("{\"row\": \"%s\", \"impl\": \"cxrlab\", \"threads\": %d, \"isa\": \"%s\", \"kernels\": \"%s\", "
-              "\"flops\": %.0f, \"rss_start_mib\": %.1f, \"peak_rss_mib\": %.1f, \"ms\": [",
+              "\"flops\": %.0f, \"rss_start_mib\": %.1f, \"peak_rss_mib\": %.1f, \"tensor_peak_mib\": %.1f, "
+              "\"cache_misses_per_iter\": %.2f, \"ms\": [",
               row.c_str(), cpu::num_threads(), cpu::isa_name(cpu::cpu_isa()), cpu_kernels_name(cpu_kernels()), flops,
-              rss_before, peak_rss_mib());
+              rss_before, peak_rss_mib(), double(after.peak_in_use_bytes) / (1 << 20),
+              double(after.system_allocations - before.system_allocations) / std::max(iters, 1));
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

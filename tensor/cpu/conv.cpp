@@ -147,12 +147,11 @@ const T* weight_matrix(const Tensor& w, int slot) {
   const int64_t O = w.size(0), C = w.size(1), KH = w.size(2), KW = w.size(3);
   if (w.is_contiguous()) return w.data<T>();
   T* m = static_cast<T*>(scratch_buffer(slot, sizeof(T) * O * C * KH * KW));
-  const T* p = w.data<T>();
+  const Image4<const T*> wi = image_of<const T>(w);
   for (int64_t o = 0; o < O; ++o)
     for (int64_t c = 0; c < C; ++c)
       for (int64_t kh = 0; kh < KH; ++kh)
-        for (int64_t kw = 0; kw < KW; ++kw)
-          *m++ = p[o * w.stride(0) + c * w.stride(1) + kh * w.stride(2) + kw * w.stride(3)];
+        for (int64_t kw = 0; kw < KW; ++kw) *m++ = wi.p[o * wi.sn + c * wi.sc + kh * wi.sh + kw * wi.sw];
   return m - O * C * KH * KW;
 }
 
@@ -216,13 +215,12 @@ void conv2d_backward_input_fast(const Tensor& g_t, const Tensor& w, const Tensor
     if (g.sh == 1 && g.sw == 1 && flip_ph >= 0 && flip_pw >= 0) {
       // gx = conv(g, w') with w'[c, o, kh, kw] = w[o, c, KH-1-kh, KW-1-kw], stride 1, same dilation.
       T* wf = static_cast<T*>(scratch_buffer(kScratchConv0, sizeof(T) * C * O * KH * KW));
-      const T* wp = w.data<T>();
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t o = 0; o < O; ++o)
+      const Image4<const T*> wi = image_of<const T>(w);
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t c = 0; c < C; ++c)
           for (int64_t kh = 0; kh < KH; ++kh)
             for (int64_t kw = 0; kw < KW; ++kw)
-              wf[((c * O + o) * KH + kh) * KW + kw] =
-                  wp[o * w.stride(0) + c * w.stride(1) + (KH - 1 - kh) * w.stride(2) + (KW - 1 - kw) * w.stride(3)];
+              wf[((c * O + o) * KH + kh) * KW + kw] = wi.p[o * wi.sn + c * wi.sc + (KH - 1 - kh) * wi.sh + (KW - 1 - kw) * wi.sw];
       const ConvGeom flipped{g.N, O, g.HO, g.WO, C, KH, KW, g.H, g.W, 1, 1, flip_ph, flip_pw, g.dh, g.dw};
       conv_forward<T>(image_of<const T>(g_t), flipped, wf, nullptr, 0, gx.data<T>());
       return;

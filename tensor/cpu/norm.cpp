@@ -58,15 +58,16 @@ void batch_norm_forward_fast(const Tensor& x, const Tensor& weight, const Tensor
     const int64_t N = x.size(0), C = x.size(1), M = N * S;
     const T* px = x.data<T>();
     T* po = out.data<T>();
+    const int64_t xn = x.stride(0), xc = x.stride(1), on = out.stride(0), oc = out.stride(1);
     std::vector<double> mean(C), invstd(C), var_sum(C);
     if (training) {
       parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           double lanes[kLanes] = {};
-          for (int64_t n = 0; n < N; ++n) ops.sum_lanes(px + n * x.stride(0) + c * x.stride(1), S, lanes);
+          for (int64_t n = 0; n < N; ++n) ops.sum_lanes(px + n * xn + c * xc, S, lanes);
           mean[c] = combine(lanes) / double(M);
           double sq[kLanes] = {};
-          for (int64_t n = 0; n < N; ++n) ops.sqdev_lanes(px + n * x.stride(0) + c * x.stride(1), S, mean[c], sq);
+          for (int64_t n = 0; n < N; ++n) ops.sqdev_lanes(px + n * xn + c * xc, S, mean[c], sq);
           var_sum[c] = combine(sq);
           invstd[c] = 1.0 / std::sqrt(var_sum[c] / double(M) + eps);
         }
@@ -98,8 +99,7 @@ void batch_norm_forward_fast(const Tensor& x, const Tensor& weight, const Tensor
     parallel_for(N * C, std::max<int64_t>(1, kElementwiseGrain / S), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t n = p / C, c = p % C;
-        ops.affine(px + n * x.stride(0) + c * x.stride(1), po + n * out.stride(0) + c * out.stride(1), S, scale[c],
-                   shift[c]);
+        ops.affine(px + n * xn + c * xc, po + n * on + c * oc, S, scale[c], shift[c]);
       }
     });
   });
@@ -118,6 +118,7 @@ void batch_norm_backward_fast(const Tensor& g, const Tensor& x, const Tensor& we
     const int64_t N = x.size(0), C = x.size(1), M = N * S;
     const T* px = x.data<T>();
     const T* pg = g.data<T>();
+    const int64_t xn = x.stride(0), xc = x.stride(1), gn = g.stride(0), gc = g.stride(1);
     std::vector<double> mean(C), invstd(C), sum_g(C, 0.0), sum_gxhat(C, 0.0);
     for (int64_t c = 0; c < C; ++c) mean[c] = value_at<T>(save_mean, c, 0), invstd[c] = value_at<T>(save_invstd, c, 1);
     if (training || grad_weight.defined() || grad_bias.defined()) {
@@ -125,8 +126,7 @@ void batch_norm_backward_fast(const Tensor& g, const Tensor& x, const Tensor& we
         for (int64_t c = c0; c < c1; ++c) {
           double lg[kLanes] = {}, lgx[kLanes] = {};
           for (int64_t n = 0; n < N; ++n)
-            ops.grad_lanes(pg + n * g.stride(0) + c * g.stride(1), px + n * x.stride(0) + c * x.stride(1), S, mean[c],
-                           lg, lgx);
+            ops.grad_lanes(pg + n * gn + c * gc, px + n * xn + c * xc, S, mean[c], lg, lgx);
           sum_g[c] = combine(lg);
           sum_gxhat[c] = combine(lgx) * invstd[c];
         }
@@ -146,11 +146,11 @@ void batch_norm_backward_fast(const Tensor& g, const Tensor& x, const Tensor& we
       cc[c] = T(training ? -k * sum_g[c] / double(M) - b * mean[c] : 0.0);
     }
     T* pgx = grad_x.data<T>();
+    const int64_t dn = grad_x.stride(0), dc = grad_x.stride(1);
     parallel_for(N * C, std::max<int64_t>(1, kElementwiseGrain / S), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t n = p / C, c = p % C;
-        ops.affine2(pg + n * g.stride(0) + c * g.stride(1), px + n * x.stride(0) + c * x.stride(1),
-                    pgx + n * grad_x.stride(0) + c * grad_x.stride(1), S, ca[c], cb[c], cc[c]);
+        ops.affine2(pg + n * gn + c * gc, px + n * xn + c * xc, pgx + n * dn + c * dc, S, ca[c], cb[c], cc[c]);
       }
     });
   });
