@@ -57,30 +57,46 @@ Image4<T*> image_of(const Tensor& t) {
   return {t.data<std::remove_const_t<T>>(), t.stride(0), t.stride(1), t.stride(2), t.stride(3)};
 }
 
+// An output position (n, oh, ow), i.e. an im2col column j = (n * HO + oh) * WO + ow, that can be
+// advanced without divisions.
+struct Column {
+  int64_t n, oh, ow;
+  Column(const ConvGeom& g, int64_t j) : n(j / g.P()), oh(j % g.P() / g.WO), ow(j % g.WO) {}
+  void advance(const ConvGeom& g, int64_t by) {  // by <= what is left of the image
+    ow += by;
+    while (ow >= g.WO) {
+      ow -= g.WO;
+      if (++oh == g.HO) oh = 0, ++n;
+    }
+  }
+};
+
 // Row k of the im2col matrix over columns [j0, j1), as runs: emit(j, src, stride, count) says that
 // columns j .. j+count-1 hold src[i * stride] (src == nullptr: zeros, the padding). A run never
 // crosses an output row. Works for reading x (Ptr = const T*) and for col2im into gx (Ptr = T*).
 template <typename Ptr, typename Emit>
 void im2col_runs(const Image4<Ptr>& x, const ConvGeom& g, int64_t k, int64_t j0, int64_t j1, Emit&& emit) {
-  const int64_t kk = g.KH * g.KW, c = k / kk, kh = (k % kk) / g.KW, kw = k % g.KW, P = g.P();
+  const int64_t kk = g.KH * g.KW, c = k / kk, kh = (k % kk) / g.KW, kw = k % g.KW;
   // Output columns ow whose input column iw = ow*sw - pw + kw*dw lies in [0, W): [ow_first, ow_end).
   const int64_t shift = kw * g.dw - g.pw;  // iw = ow*sw + shift
   const int64_t ow_first = shift >= 0 ? 0 : (-shift + g.sw - 1) / g.sw;
   const int64_t last = g.W - 1 - shift;  // ow*sw <= last
   const int64_t ow_end = last < 0 ? ow_first : std::max<int64_t>(ow_first, std::min<int64_t>(g.WO, last / g.sw + 1));
+  Column col(g, j0);
   for (int64_t j = j0; j < j1;) {
-    const int64_t n = j / P, p = j % P, oh = p / g.WO, ow = p % g.WO;
-    const int64_t end_ow = std::min<int64_t>(g.WO, ow + (j1 - j));
-    const int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+    const int64_t ow = col.ow, end_ow = std::min<int64_t>(g.WO, ow + (j1 - j));
+    const int64_t ih = col.oh * g.sh - g.ph + kh * g.dh;
     if (ih < 0 || ih >= g.H) {
       emit(j, Ptr(nullptr), 0, end_ow - ow);
     } else {
       const int64_t lo = std::clamp(ow_first, ow, end_ow), hi = std::clamp(ow_end, lo, end_ow);
       if (lo > ow) emit(j, Ptr(nullptr), 0, lo - ow);
-      if (hi > lo) emit(j + (lo - ow), x.p + n * x.sn + c * x.sc + ih * x.sh + (lo * g.sw + shift) * x.sw, g.sw * x.sw, hi - lo);
+      if (hi > lo)
+        emit(j + (lo - ow), x.p + col.n * x.sn + c * x.sc + ih * x.sh + (lo * g.sw + shift) * x.sw, g.sw * x.sw, hi - lo);
       if (end_ow > hi) emit(j + (hi - ow), Ptr(nullptr), 0, end_ow - hi);
     }
     j += end_ow - ow;
+    col.advance(g, end_ow - ow);
   }
 }
 
@@ -95,39 +111,131 @@ inline void copy_run(T* d, const T* s, int64_t stride, int64_t count) {
   }
 }
 
-// The GEMM's B packer for X: panels of nr columns (gemm.h's PackB contract), read from the image.
+// One panel row of nr values (nr a micro-kernel width: 8, 16, 32 or 64 bytes... values): a
+// fixed-size copy the compiler turns into a few wide moves.
+template <typename T>
+inline void copy_panel_row(T* d, const T* s, int nr) {
+  switch (nr) {
+    case 32: std::memcpy(d, s, 32 * sizeof(T)); break;
+    case 16: std::memcpy(d, s, 16 * sizeof(T)); break;
+    case 8: std::memcpy(d, s, 8 * sizeof(T)); break;
+    default: std::memcpy(d, s, size_t(nr) * sizeof(T));
+  }
+}
+
+// The k-dependent part of an im2col element's address and position, for rows [k0, k0 + kc).
+struct TapTable {
+  static constexpr int64_t kMax = 256;  // >= GemmBlocking<T>::kc
+  int64_t offset[kMax], dh[kMax], dw[kMax];  // c*sc + kh*dh*sh + kw*dw*sw;  kh*dh;  kw*dw
+  template <typename Ptr>
+  TapTable(const Image4<Ptr>& x, const ConvGeom& g, int64_t k0, int64_t kc) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const int64_t kk = g.KH * g.KW, c = (k0 + k) / kk, kh = ((k0 + k) % kk) / g.KW, kw = (k0 + k) % g.KW;
+      dh[k] = kh * g.dh;
+      dw[k] = kw * g.dw;
+      offset[k] = c * x.sc + dh[k] * x.sh + dw[k] * x.sw;
+    }
+  }
+};
+static_assert(TapTable::kMax >= GemmBlocking<float>::kc && TapTable::kMax >= GemmBlocking<double>::kc);
+
+// The GEMM's B packer for X (forward): panels of nr columns (gemm.h's PackB contract) read from
+// the image. A panel whose columns lie in one output row of a stride-1 conv is, for each k, nr
+// consecutive input values: one fixed-size copy when the window is inside the image. Other panels
+// (row ends, borders, strides) go element by element with the bounds checked.
 template <typename T>
 struct PackIm2col {
   Image4<const T*> x;
   const ConvGeom* g;
   void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) const {
-    for (int64_t k = 0; k < kc; ++k) {
-      im2col_runs(x, *g, k0 + k, j0, j0 + nc, [&](int64_t j, const T* s, int64_t stride, int64_t count) {
-        // Split the run at panel boundaries: column j lives at panel (j-j0)/nr, lane (j-j0)%nr.
-        while (count > 0) {
-          const int64_t q = (j - j0) / nr, lane = (j - j0) % nr, m = std::min<int64_t>(count, nr - lane);
-          copy_run(dst + q * nr * kc + k * nr + lane, s, stride, m);
-          j += m, count -= m;
-          if (s) s += m * stride;
+    const ConvGeom& G = *g;
+    const TapTable taps(x, G, k0, kc);
+    Column col(G, j0);
+    for (int64_t q = 0; q < nc; q += nr, dst += nr * kc) {
+      const int64_t cols = std::min<int64_t>(nr, nc - q);
+      const int64_t ih0 = col.oh * G.sh - G.ph;
+      if (col.ow + cols <= G.WO) {  // one output row: per k, input columns iw + l*sw
+        const int64_t iw0 = col.ow * G.sw - G.pw, step = G.sw * x.sw;
+        const T* base = x.p + col.n * x.sn + ih0 * x.sh + iw0 * x.sw;
+        for (int64_t k = 0; k < kc; ++k) {
+          T* d = dst + k * nr;
+          const int64_t ih = ih0 + taps.dh[k], iw = iw0 + taps.dw[k];
+          const T* s = base + taps.offset[k];
+          if (ih < 0 || ih >= G.H) {
+            std::fill(d, d + nr, T(0));
+          } else if (step == 1 && iw >= 0 && iw + cols <= G.W && cols == nr) {
+            copy_panel_row(d, s, nr);
+          } else {  // lanes [lo, hi) are inside the image
+            const int64_t lo = std::min<int64_t>(cols, iw >= 0 ? 0 : (-iw + G.sw - 1) / G.sw);
+            const int64_t hi = G.W - 1 - iw < 0 ? lo : std::clamp<int64_t>((G.W - 1 - iw) / G.sw + 1, lo, cols);
+            std::fill(d, d + lo, T(0));
+            copy_run(d + lo, s + lo * step, step, hi - lo);
+            std::fill(d + hi, d + nr, T(0));
+          }
         }
-      });
-    }
-    if (const int64_t tail = nc % nr) {  // zero the lanes past nc in the last panel
-      T* last = dst + (nc / nr) * nr * kc;
-      for (int64_t k = 0; k < kc; ++k) std::fill(last + k * nr + tail, last + (k + 1) * nr, T(0));
+      } else {
+        int64_t lane_ih[64], lane_iw[64], lane_base[64];  // nr <= 64
+        Column c = col;
+        for (int64_t l = 0; l < cols; ++l) {
+          lane_ih[l] = c.oh * G.sh - G.ph;
+          lane_iw[l] = c.ow * G.sw - G.pw;
+          lane_base[l] = c.n * x.sn + lane_ih[l] * x.sh + lane_iw[l] * x.sw;
+          c.advance(G, 1);
+        }
+        for (int64_t k = 0; k < kc; ++k) {
+          T* d = dst + k * nr;
+          for (int64_t l = 0; l < cols; ++l) {
+            const int64_t ih = lane_ih[l] + taps.dh[k], iw = lane_iw[l] + taps.dw[k];
+            d[l] = ih >= 0 && ih < G.H && iw >= 0 && iw < G.W ? x.p[lane_base[l] + taps.offset[k]] : T(0);
+          }
+          std::fill(d + cols, d + nr, T(0));
+        }
+      }
+      if (q + cols < nc) col.advance(G, cols);
     }
   }
 };
 
-// Explicit im2col of columns [j0, j1) into col (CKK x (j1 - j0), row-major).
+// The GEMM's B packer for X^T (backward weight): B(k, j) = X(j, k), k a pixel (column of X), j a
+// row (c, kh, kw) of X. Per panel, its nr rows of X are copied out as contiguous runs into a
+// scratch tile (nr x kc, in L1/L2), which the SSE transpose of gemm.h then turns into the panel.
 template <typename T>
-void im2col(const Image4<const T*>& x, const ConvGeom& g, int64_t j0, int64_t j1, T* col) {
-  const int64_t ncols = j1 - j0;
-  for (int64_t k = 0; k < g.CKK(); ++k)
-    im2col_runs(x, g, k, j0, j1, [&](int64_t j, const T* s, int64_t stride, int64_t count) {
-      copy_run(col + k * ncols + (j - j0), s, stride, count);
-    });
-}
+struct PackIm2colT {
+  Image4<const T*> x;
+  const ConvGeom* g;
+  int64_t pixel0;  // column of X that the GEMM's k = 0 is
+  void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) const {
+    T* tile = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * size_t(nr) * size_t(kc)));
+    const int64_t p0 = pixel0 + k0;
+    for (int64_t q = 0; q < nc; q += nr, dst += nr * kc) {
+      const int64_t cols = std::min<int64_t>(nr, nc - q);
+      for (int64_t l = 0; l < cols; ++l)
+        im2col_runs(x, *g, j0 + q + l, p0, p0 + kc, [&](int64_t j, const T* s, int64_t stride, int64_t count) {
+          copy_run(tile + l * kc + (j - p0), s, stride, count);
+        });
+      pack_transposed(tile, kc, cols, kc, nr, dst);
+    }
+  }
+};
+
+// The GEMM's A packer for g as an O x (N*P) matrix (backward weight): row o, column = pixel
+// (n, p); each (n, o) plane contiguous with stride sc between channels and sn between images.
+template <typename T>
+struct PackImageRowsA {
+  const T* g;
+  int64_t sn, sc, P;
+  int64_t pixel0;
+  void operator()(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, T* dst) const {
+    for (int64_t p = 0; p < mc; p += mr, dst += mr * kc) {
+      const int64_t rows = std::min<int64_t>(mr, mc - p);
+      for (int64_t k = 0; k < kc;) {  // one image at a time
+        const int64_t pix = pixel0 + k0 + k, n = pix / P, run = std::min(kc - k, (n + 1) * P - pix);
+        pack_transposed(g + n * sn + (i0 + p) * sc + pix % P, sc, rows, run, mr, dst + k * mr);
+        k += run;
+      }
+    }
+  }
+};
 
 // gx += col2im(col) for columns [j0, j1) (col: CKK x (j1 - j0)).
 template <typename T>
@@ -274,20 +382,11 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
       }
       return {i * images_per_group * P, std::min(N, (i + 1) * images_per_group) * P};
     };
-    // partial (O x CKK) = g_group (O x K_g) · X_group^T (K_g x CKK).
+    // partial (O x CKK) = g_group (O x K_g) · X_group^T (K_g x CKK), both packed from the tensors.
     auto group_product = [&](int64_t i, T* partial) {
       const auto [j0, j1] = group_range(i);
-      const int64_t kg = j1 - j0;
-      T* col = static_cast<T*>(scratch_buffer(kScratchConv0, sizeof(T) * CKK * kg));
-      im2col(xi, g, j0, j1, col);
-      StridedMatrix<T> a{gp + (j0 / P) * O * P + j0 % P, P, 1};  // within one image: rows o, stride P
-      if (j0 / P != (j1 - 1) / P) {  // whole images: gather g's rows into O x K_g
-        T* gg = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * O * kg));
-        for (int64_t n = j0 / P; n * P < j1; ++n)
-          for (int64_t o = 0; o < O; ++o) std::memcpy(gg + o * kg + (n * P - j0), gp + (n * O + o) * P, sizeof(T) * P);
-        a = {gg, kg, 1};
-      }
-      gemm(O, CKK, kg, a, StridedMatrix<T>{col, 1, kg}, partial, CKK, false);
+      gemm_packed<T>(O, CKK, j1 - j0, PackImageRowsA<T>{gp, O * P, P, P, j0}, PackIm2colT<T>{xi, &g, j0}, partial, CKK,
+                     false);
     };
     T* out = gw.data<T>();
     if (groups == 1) {
