@@ -241,3 +241,123 @@ TEST_CASE("batch_norm fast kernels: forward (train, eval) and backward within ro
         });
       }
 }
+
+TEST_CASE("sum_fast matches the reference: full, inner, outer and middle reductions") {
+  struct Case {
+    Shape shape;
+    Dims dims;
+  };
+  const Case cases[] = {{{300, 257}, {}},          {{300, 257}, {1}},    {{300, 257}, {0}},
+                        {{2, 3, 33, 65}, {0, 2, 3}}, {{4, 5, 6}, {0, 2}},   {{7}, {0}},
+                        {{100000}, {}},            {{3, 1, 5}, {2}},     {{4, 5, 6}, {1}} /* kept dims split */};
+  uint64_t seed = 400;
+  for (DType dtype : {DType::Float32, DType::Float64})
+    for (const Case& c : cases) {
+      Tensor x = random_tensor(c.shape, dtype, ++seed);
+      Shape keep = c.shape;
+      if (c.dims.empty())
+        for (auto& s : keep) s = 1;
+      for (int64_t d : c.dims) keep[d] = 1;
+      Tensor expected = empty(keep, {.dtype = dtype}), abs_sum = empty(keep, {.dtype = dtype});
+      sum_kernel.cpu_reference()(x, expected);
+      sum_kernel.cpu_reference()(abs(x), abs_sum);
+      // Both accumulate in double (in different orders): the difference is the final rounding.
+      const Tensor bound = abs_sum * (2 * unit_roundoff(dtype) + double(x.numel()) * 2.3e-16) + 1e-300;
+      check_configs(expected, bound, detail::concat("sum ", dtype_name(dtype), " ", shape_str(c.shape)),
+                    [&](const Tensor& out) { sum_kernel.cpu_fast()(x, out); });
+    }
+}
+
+TEST_CASE("softmax_fast and log_softmax match the reference within a few ulp") {
+  uint64_t seed = 450;
+  for (DType dtype : {DType::Float32, DType::Float64})
+    for (const Shape& shape : {Shape{7}, Shape{3, 5, 17}, Shape{64, 320}, Shape{2, 3, 33, 65}})
+      for (bool log : {false, true}) {
+        Tensor x = random_tensor(shape, dtype, ++seed) * 8.0;
+        x.set(std::vector<int64_t>(shape.size(), 0), -INFINITY);  // a masked element
+        Tensor expected = empty(shape, {.dtype = dtype});
+        softmax_kernel.cpu_reference()(x, x.dim() - 1, log, expected);
+        // softmax: a few float roundings of each value (exp within 2 ulp, the division); log: the
+        // rounding of (x - max) - log(sum) relative to the larger of its terms.
+        const double u = unit_roundoff(dtype) + double(shape.back()) * 2.3e-16;  // + the double sum's order
+        Tensor bound = log ? (abs(x) + abs(expected) + 1.0) * (8 * u) : abs(expected) * (8 * u) + 1e-300;
+        check_configs(expected, bound,
+                      detail::concat(log ? "log_softmax " : "softmax ", dtype_name(dtype), " ", shape_str(shape)),
+                      [&](const Tensor& out) { softmax_kernel.cpu_fast()(x, x.dim() - 1, log, out); });
+      }
+  // Not the last dim, or not contiguous: the reference path, bit-identical.
+  Tensor x = random_tensor({5, 6, 7}, DType::Float32, 470, Layout::Transposed);
+  Tensor expected = empty({5, 6, 7}), got = empty({5, 6, 7});
+  softmax_kernel.cpu_reference()(x, 1, false, expected);
+  softmax_kernel.cpu_fast()(x, 1, false, got);
+  check_identical(got, expected, "softmax along dim 1 of a transposed tensor");
+}
+
+TEST_CASE("layer_norm fast kernels: forward and backward within rounding of the reference") {
+  struct Case {
+    Shape shape;
+    int64_t k;  // normalized trailing dims
+    bool affine;
+  };
+  const Case cases[] = {{{8, 320, 256}, 1, true}, {{5, 7}, 1, false}, {{3, 4, 5, 6}, 2, true}, {{2, 1000}, 1, true}};
+  uint64_t seed = 480;
+  for (DType dtype : {DType::Float32, DType::Float64})
+    for (const Case& c : cases) {
+      const Shape norm_shape(c.shape.end() - c.k, c.shape.end());
+      const int64_t D = shape_numel(norm_shape), rows = shape_numel(c.shape) / D;
+      const double u = unit_roundoff(dtype) + double(D) * 2.3e-16;
+      Tensor x = random_tensor(c.shape, dtype, ++seed) * 3.0 + 1.0;
+      Tensor w = c.affine ? random_tensor(norm_shape, dtype, ++seed) : Tensor();
+      Tensor b = c.affine ? random_tensor(norm_shape, dtype, ++seed) : Tensor();
+      Shape lead(c.shape.begin(), c.shape.end() - c.k);
+      Tensor out_ref = empty(c.shape, {.dtype = dtype}), mean_ref = empty(lead, {.dtype = dtype}),
+             rstd_ref = empty(lead, {.dtype = dtype});
+      layer_norm_forward_kernel.cpu_reference()(x, c.k, w, b, 1e-5, out_ref, mean_ref, rstd_ref);
+      Shape row_shape = lead;
+      for (int64_t i = 0; i < c.k; ++i) row_shape.push_back(1);
+      const Tensor aw = c.affine ? abs(w) : ones(norm_shape, {.dtype = dtype});
+      const Tensor xhat = abs((x - mean_ref.reshape(row_shape)) * rstd_ref.reshape(row_shape));
+      const Tensor out_bound = ((abs(x) + abs(mean_ref.reshape(row_shape))) * rstd_ref.reshape(row_shape) * aw +
+                                (c.affine ? abs(b) : zeros(norm_shape, {.dtype = dtype}))) * (8 * u) + 1e-300;
+      const std::string what = detail::concat(dtype_name(dtype), " layer_norm ", shape_str(c.shape), " k=", c.k);
+      for (cpu::Isa isa : {cpu::Isa::Generic, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+        if (isa > cpu::detected_isa()) continue;
+        Tensor outs[2], means[2], rstds[2];
+        for (int t = 0; t < 2; ++t) {
+          ScopedCpuConfig config({isa, t + 1});
+          outs[t] = empty(c.shape, {.dtype = dtype});
+          means[t] = empty(lead, {.dtype = dtype});
+          rstds[t] = empty(lead, {.dtype = dtype});
+          layer_norm_forward_kernel.cpu_fast()(x, c.k, w, b, 1e-5, outs[t], means[t], rstds[t]);
+        }
+        const std::string at = what + ", " + cpu::isa_name(isa);
+        check_within(outs[0], out_ref, out_bound, at + ": forward");
+        check_within(means[0], mean_ref, abs(mean_ref) * (4 * u) + 1e-300, at + ": mean");
+        check_within(rstds[0], rstd_ref, abs(rstd_ref) * (4 * u), at + ": rstd");
+        check_identical(outs[0], outs[1], at + ": 1 vs 2 threads");
+      }
+      // backward from the reference statistics
+      Tensor g = random_tensor(c.shape, dtype, ++seed);
+      Tensor gx_ref = empty(c.shape, {.dtype = dtype});
+      Tensor gw_ref = c.affine ? empty(norm_shape, {.dtype = dtype}) : Tensor();
+      Tensor gb_ref = c.affine ? empty(norm_shape, {.dtype = dtype}) : Tensor();
+      layer_norm_backward_kernel.cpu_reference()(g, x, c.k, w, mean_ref, rstd_ref, gx_ref, gw_ref, gb_ref);
+      Dims norm_dims, row_dims;
+      for (int64_t d = 0; d < x.dim(); ++d) (d >= x.dim() - c.k ? norm_dims : row_dims).push_back(d);
+      const Tensor gw_abs = abs(g) * aw;  // |g w|
+      const Tensor row_sum = sum(gw_abs * (xhat + 1), norm_dims, true) * (1.0 / double(D));
+      const Tensor gx_bound =
+          (gw_abs + row_sum * (xhat + 1 + 2 * abs(mean_ref.reshape(row_shape)) * rstd_ref.reshape(row_shape))) *
+              rstd_ref.reshape(row_shape) * (16 * u) + 1e-300;
+      check_configs(gx_ref, gx_bound, what + ": backward input", [&](const Tensor& gx) {
+        Tensor gw = c.affine ? empty(norm_shape, {.dtype = dtype}) : Tensor();
+        Tensor gb = c.affine ? empty(norm_shape, {.dtype = dtype}) : Tensor();
+        layer_norm_backward_kernel.cpu_fast()(g, x, c.k, w, mean_ref, rstd_ref, gx, gw, gb);
+        if (c.affine) {
+          const double ur = unit_roundoff(dtype) + double(rows) * 2.3e-16;
+          check_within(gb, gb_ref, sum(abs(g), row_dims) * (4 * ur) + 1e-300, what + ": grad bias");
+          check_within(gw, gw_ref, sum(abs(g) * xhat, row_dims) * (4 * ur) + 1e-300, what + ": grad weight");
+        }
+      });
+    }
+}

@@ -33,4 +33,14 @@ void batch_norm_backward_fast(const Tensor& grad_out, const Tensor& x, const Ten
                               const Tensor& save_invstd, bool training, const Tensor& grad_x, const Tensor& grad_weight,
                               const Tensor& grad_bias);
 
+void layer_norm_forward_fast(const Tensor& x, int64_t normalized_ndim, const Tensor& weight, const Tensor& bias,
+                             double eps, const Tensor& out, const Tensor& save_mean, const Tensor& save_rstd);
+void layer_norm_backward_fast(const Tensor& grad_out, const Tensor& x, int64_t normalized_ndim, const Tensor& weight,
+                              const Tensor& save_mean, const Tensor& save_rstd, const Tensor& grad_x,
+                              const Tensor& grad_weight, const Tensor& grad_bias);
+
+// reductions (reduce.cpp)
+void sum_fast(const Tensor& x, const Tensor& out);
+void softmax_fast(const Tensor& x, int64_t dim, bool log, const Tensor& out);
+
 }  // namespace cxr::cpu

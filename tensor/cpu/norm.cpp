@@ -156,4 +156,96 @@ void batch_norm_backward_fast(const Tensor& g, const Tensor& x, const Tensor& we
   });
 }
 
+// ---- layer norm: rows of D contiguous values, x and grad_out contiguous ----
+//   forward:  y = (x rstd - mean rstd) w + b
+//   backward: gx = a (g w) + b x + c per row, a = rstd, b = -rstd^3 sum(g w (x - mean)) / D,
+//             c = -rstd sum(g w) / D - b mean   (NORMALIZATION.md §2 with xhat = (x - mean) rstd);
+//             gw, gb: column sums over the rows, each column range summed by one thread in row order.
+namespace {
+template <typename T>
+std::vector<T> param_or(const Tensor& t, int64_t D, T fill) {
+  if (!t.defined()) return std::vector<T>(size_t(D), fill);
+  Tensor c = t.contiguous();
+  return std::vector<T>(c.data<T>(), c.data<T>() + D);
+}
+}  // namespace
+
+void layer_norm_forward_fast(const Tensor& x, int64_t k, const Tensor& weight, const Tensor& bias, double eps,
+                             const Tensor& out, const Tensor& save_mean, const Tensor& save_rstd) {
+  if (!is_float(x) || !x.is_contiguous() || !out.is_contiguous() || !save_mean.is_contiguous() ||
+      !save_rstd.is_contiguous()) {
+    return layer_norm_forward_kernel.cpu_reference()(x, k, weight, bias, eps, out, save_mean, save_rstd);
+  }
+  visit_floating(x.dtype(), "layer_norm", [&]<typename T>() {
+    const auto& ops = vec_kernels().get<T>();
+    int64_t D = 1;
+    for (int64_t d = x.dim() - k; d < x.dim(); ++d) D *= x.size(d);
+    const int64_t rows = D == 0 ? 0 : x.numel() / D;
+    const std::vector<T> w = param_or<T>(weight, D, T(1)), b = param_or<T>(bias, D, T(0));
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    T* pm = save_mean.data<T>();
+    T* pr = save_rstd.data<T>();
+    parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = px + r * D;
+        double lanes[kLanes] = {}, sq[kLanes] = {};
+        ops.sum_lanes(xr, D, lanes);
+        const double mean = combine(lanes) / double(D);
+        ops.sqdev_lanes(xr, D, mean, sq);
+        const double rstd = 1.0 / std::sqrt(combine(sq) / double(D) + eps);
+        pm[r] = T(mean);
+        pr[r] = T(rstd);
+        ops.ln_forward(xr, po + r * D, D, T(rstd), T(-mean * rstd), w.data(), b.data());
+      }
+    });
+  });
+}
+
+void layer_norm_backward_fast(const Tensor& g, const Tensor& x, int64_t k, const Tensor& weight,
+                              const Tensor& save_mean, const Tensor& save_rstd, const Tensor& grad_x,
+                              const Tensor& grad_weight, const Tensor& grad_bias) {
+  if (!is_float(x) || !x.is_contiguous() || !g.is_contiguous() || (grad_x.defined() && !grad_x.is_contiguous())) {
+    return layer_norm_backward_kernel.cpu_reference()(g, x, k, weight, save_mean, save_rstd, grad_x, grad_weight,
+                                                      grad_bias);
+  }
+  visit_floating(x.dtype(), "layer_norm_backward", [&]<typename T>() {
+    const auto& ops = vec_kernels().get<T>();
+    int64_t D = 1;
+    for (int64_t d = x.dim() - k; d < x.dim(); ++d) D *= x.size(d);
+    const int64_t rows = D == 0 ? 0 : x.numel() / D;
+    const std::vector<T> w = param_or<T>(weight, D, T(1));
+    const Tensor mean_t = save_mean.contiguous(), rstd_t = save_rstd.contiguous();
+    const T* pm = mean_t.data<T>();
+    const T* pr = rstd_t.data<T>();
+    const T* px = x.data<T>();
+    const T* pg = g.data<T>();
+    if (grad_x.defined()) {
+      T* pgx = grad_x.data<T>();
+      parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const double mean = double(pm[r]), rstd = double(pr[r]);
+          double lg[kLanes] = {}, lgx[kLanes] = {};
+          ops.ln_grad_lanes(pg + r * D, w.data(), px + r * D, D, mean, lg, lgx);
+          const double b = -rstd * rstd * rstd * combine(lgx) / double(D);
+          const double c = -rstd * combine(lg) / double(D) - b * mean;
+          ops.ln_backward(pg + r * D, w.data(), px + r * D, pgx + r * D, D, T(rstd), T(b), T(c));
+        }
+      });
+    }
+    if (!grad_weight.defined() && !grad_bias.defined()) return;
+    std::vector<double> acc_w(size_t(D), 0.0), acc_b(size_t(D), 0.0);
+    parallel_for(D, 256, [&](int64_t j0, int64_t j1) {
+      for (int64_t r = 0; r < rows; ++r)
+        ops.ln_param_grads(pg + r * D + j0, px + r * D + j0, j1 - j0, double(pm[r]), double(pr[r]), acc_w.data() + j0,
+                           acc_b.data() + j0);
+    });
+    // Parameter gradients: fresh tensors (of normalized_shape, contiguous); the engine accumulates.
+    for (int64_t j = 0; j < D; ++j) {
+      if (grad_weight.defined()) grad_weight.data<T>()[j] = T(acc_w[size_t(j)]);
+      if (grad_bias.defined()) grad_bias.data<T>()[j] = T(acc_b[size_t(j)]);
+    }
+  });
+}
+
 }  // namespace cxr::cpu

@@ -39,6 +39,25 @@ struct VecOps {
   void (*affine2)(const T* g, const T* x, T* y, int64_t n, T a, T b, T c);
   // acc[i] += x[i] (double accumulators, one per element: column sums of a matrix)
   void (*accumulate)(const T* x, double* acc, int64_t n);
+
+  // ---- layer norm (one row of n values; w, b per column) ----
+  // y = (x a + c) w + b, a = rstd, c = -mean rstd
+  void (*ln_forward)(const T* x, T* y, int64_t n, T a, T c, const T* w, const T* b);
+  // acc_g[i % 8] += g w,  acc_gx[i % 8] += g w (x - mean)
+  void (*ln_grad_lanes)(const T* g, const T* w, const T* x, int64_t n, double mean, double* acc_g, double* acc_gx);
+  // y = a g w + b x + c
+  void (*ln_backward)(const T* g, const T* w, const T* x, T* y, int64_t n, T a, T b, T c);
+  // acc_w[i] += g (x - mean) rstd,  acc_b[i] += g   (column sums for the parameter gradients)
+  void (*ln_param_grads)(const T* g, const T* x, int64_t n, double mean, double rstd, double* acc_w, double* acc_b);
+
+  // ---- softmax along a contiguous row ----
+  // The row's maximum (NaN if any element is NaN).
+  T (*row_max)(const T* x, int64_t n);
+  // y = exp(x - m), returns sum(y) accumulated in double. float: the polynomial exp of vec_impl.h
+  // (within 2 ulp of std::exp, vectorized); double: std::exp.
+  double (*exp_shifted)(const T* x, T* y, int64_t n, T m);
+  // y *= s
+  void (*scale)(T* y, int64_t n, T s);
 };
 
 struct VecKernels {

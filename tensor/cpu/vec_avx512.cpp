@@ -3,6 +3,7 @@
 // compiled for this instruction set (and then possibly chosen by the linker for every caller).
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "tensor/cpu/vec.h"
 

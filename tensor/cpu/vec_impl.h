@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "tensor/cpu/vec.h"
 
@@ -161,11 +162,110 @@ void accumulate_impl(const T* x, double* acc, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] += double(x[i]);
 }
 
+// ---- layer norm ----
+template <typename T>
+void ln_forward_impl(const T* x, T* y, int64_t n, T a, T c, const T* w, const T* b) {
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * a + c) * w[i] + b[i];
+}
+
+template <typename T>
+void ln_grad_lanes_impl(const T* g, const T* w, const T* x, int64_t n, double mean, double* acc_g, double* acc_gx) {
+  double sg[kLanes], sgx[kLanes];
+  for (int l = 0; l < kLanes; ++l) sg[l] = acc_g[l], sgx[l] = acc_gx[l];
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const double gw = double(g[i + l]) * double(w[i + l]);
+      sg[l] += gw;
+      sgx[l] += gw * (double(x[i + l]) - mean);
+    }
+  for (int l = 0; i + l < n; ++l) {
+    const double gw = double(g[i + l]) * double(w[i + l]);
+    sg[l] += gw;
+    sgx[l] += gw * (double(x[i + l]) - mean);
+  }
+  for (int l = 0; l < kLanes; ++l) acc_g[l] = sg[l], acc_gx[l] = sgx[l];
+}
+
+template <typename T>
+void ln_backward_impl(const T* g, const T* w, const T* x, T* y, int64_t n, T a, T b, T c) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * (g[i] * w[i]) + b * x[i] + c;
+}
+
+template <typename T>
+void ln_param_grads_impl(const T* g, const T* x, int64_t n, double mean, double rstd, double* acc_w, double* acc_b) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double gv = double(g[i]);
+    acc_w[i] += gv * ((double(x[i]) - mean) * rstd);
+    acc_b[i] += gv;
+  }
+}
+
+// ---- softmax ----
+template <typename T>
+T row_max_impl(const T* x, int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (int64_t i = 0; i < n; ++i) {
+    m = x[i] > m ? x[i] : m;
+    nan |= x[i] != x[i];
+  }
+  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
+}
+
+// exp for float in a form the compiler vectorizes: x = k ln2 + r with |r| <= ln2/2 (ln2 split in a
+// high part exact in float and a low part), exp(r) by its degree-7 Taylor polynomial (truncation
+// < 8e-9 relative, well under an ulp; with Horner's roundings the result is within 2 ulp), times
+// 2^k built in the exponent bits. At or below -87.3 the result is 0 (exp there is below float's
+// normal range); x <= 0 here (x - max).
+inline float exp_poly(float x) {
+  x = x < -87.3f ? -87.3f : x;
+  // k = round(x / ln2) by the 1.5 * 2^23 trick (exact for |k| < 2^22; plain adds, so it vectorizes
+  // on every instruction set, unlike roundf).
+  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (int32_t(k) + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &bits, sizeof scale);
+  return x <= -87.3f ? 0.0f : p * scale;
+}
+
+template <typename T>
+double exp_shifted_impl(const T* x, T* y, int64_t n, T m) {
+  double s[kLanes] = {};
+  int64_t i = 0;
+  if constexpr (sizeof(T) == 4) {
+    for (int64_t j = 0; j < n; ++j) y[j] = exp_poly(x[j] - m);
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = std::exp(x[j] - m);
+  }
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) s[l] += double(y[i + l]);
+  for (int l = 0; i + l < n; ++l) s[l] += double(y[i + l]);
+  double total = 0;
+  for (int l = 0; l < kLanes; ++l) total += s[l];
+  return total;
+}
+
+template <typename T>
+void scale_impl(T* y, int64_t n, T s) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
 template <typename T>
 VecOps<T> make_vec_ops() {
-  return {unary_impl<T>,     binary_impl<T>,      compare_impl<T>,     sum_lanes_impl<T>,
-          sqdev_lanes_impl<T>, grad_lanes_impl<T>, affine_impl<T>,      affine_relu_impl<T>,
-          affine2_impl<T>,   accumulate_impl<T>};
+  return {unary_impl<T>,      binary_impl<T>,       compare_impl<T>,        sum_lanes_impl<T>,   sqdev_lanes_impl<T>,
+          grad_lanes_impl<T>, affine_impl<T>,       affine_relu_impl<T>,    affine2_impl<T>,     accumulate_impl<T>,
+          ln_forward_impl<T>, ln_grad_lanes_impl<T>, ln_backward_impl<T>,   ln_param_grads_impl<T>, row_max_impl<T>,
+          exp_shifted_impl<T>, scale_impl<T>};
 }
 
 }  // namespace

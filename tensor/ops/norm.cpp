@@ -382,8 +382,10 @@ KernelTable<BatchNormForwardFn> batch_norm_forward_kernel{"batch_norm_forward", 
                                                               cpu::batch_norm_forward_fast};
 KernelTable<BatchNormBackwardFn> batch_norm_backward_kernel{"batch_norm_backward", batch_norm_backward_cpu,
                                                                 cpu::batch_norm_backward_fast};
-KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", layer_norm_forward_cpu};
-KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", layer_norm_backward_cpu};
+KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", layer_norm_forward_cpu,
+                                                              cpu::layer_norm_forward_fast};
+KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", layer_norm_backward_cpu,
+                                                                cpu::layer_norm_backward_fast};
 KernelTable<DropoutMaskFn> dropout_mask_kernel{"dropout_mask", dropout_mask_cpu};
 
 }  // namespace cxr
