@@ -58,6 +58,8 @@ struct VecOps {
   double (*exp_shifted)(const T* x, T* y, int64_t n, T m);
   // y *= s
   void (*scale)(T* y, int64_t n, T s);
+  // y = (x - m) - c   (log_softmax: exact in x - m, as the reference)
+  void (*shift2)(const T* x, T* y, int64_t n, T m, T c);
 };
 
 struct VecKernels {
