@@ -28,6 +28,7 @@
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/vec.h"
 
 namespace cxr::cpu {
 namespace {
@@ -100,12 +101,16 @@ void im2col_runs(const Image4<Ptr>& x, const ConvGeom& g, int64_t k, int64_t j0,
   }
 }
 
+// d[i] = s[i * stride] (s == nullptr: zeros). Strided runs of some length (the stride-2 layers)
+// go to the vectorized gather of vec.h.
 template <typename T>
-inline void copy_run(T* d, const T* s, int64_t stride, int64_t count) {
+inline void copy_run(T* d, const T* s, int64_t stride, int64_t count, const VecOps<T>& ops) {
   if (s == nullptr) {
     for (int64_t i = 0; i < count; ++i) d[i] = T(0);
   } else if (stride == 1) {
     for (int64_t i = 0; i < count; ++i) d[i] = s[i];
+  } else if (count >= 8) {
+    ops.gather(s, stride, d, count);
   } else {
     for (int64_t i = 0; i < count; ++i) d[i] = s[i * stride];
   }
@@ -149,6 +154,7 @@ struct PackIm2col {
   const ConvGeom* g;
   void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) const {
     const ConvGeom& G = *g;
+    const VecOps<T>& ops = vec_kernels().get<T>();
     const TapTable taps(x, G, k0, kc);
     Column col(G, j0);
     for (int64_t q = 0; q < nc; q += nr, dst += nr * kc) {
@@ -169,7 +175,7 @@ struct PackIm2col {
             const int64_t lo = std::min<int64_t>(cols, iw >= 0 ? 0 : (-iw + G.sw - 1) / G.sw);
             const int64_t hi = G.W - 1 - iw < 0 ? lo : std::clamp<int64_t>((G.W - 1 - iw) / G.sw + 1, lo, cols);
             std::fill(d, d + lo, T(0));
-            copy_run(d + lo, s + lo * step, step, hi - lo);
+            copy_run(d + lo, s + lo * step, step, hi - lo, ops);
             std::fill(d + hi, d + nr, T(0));
           }
         }
@@ -206,12 +212,13 @@ struct PackIm2colT {
   int64_t pixel0;  // column of X that the GEMM's k = 0 is
   void operator()(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) const {
     T* tile = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * size_t(nr) * size_t(kc)));
+    const VecOps<T>& ops = vec_kernels().get<T>();
     const int64_t p0 = pixel0 + k0;
     for (int64_t q = 0; q < nc; q += nr, dst += nr * kc) {
       const int64_t cols = std::min<int64_t>(nr, nc - q);
       for (int64_t l = 0; l < cols; ++l)
         im2col_runs(x, *g, j0 + q + l, p0, p0 + kc, [&](int64_t j, const T* s, int64_t stride, int64_t count) {
-          copy_run(tile + l * kc + (j - p0), s, stride, count);
+          copy_run(tile + l * kc + (j - p0), s, stride, count, ops);
         });
       pack_transposed(tile, kc, cols, kc, nr, dst);
     }

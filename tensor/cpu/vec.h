@@ -60,6 +60,8 @@ struct VecOps {
   void (*scale)(T* y, int64_t n, T s);
   // y = (x - m) - c   (log_softmax: exact in x - m, as the reference)
   void (*shift2)(const T* x, T* y, int64_t n, T m, T c);
+  // d[i] = s[i * stride]  (stride 2, the stride-2 convolutions' im2col rows, vectorized by permutes)
+  void (*gather)(const T* s, int64_t stride, T* d, int64_t n);
 };
 
 struct VecKernels {

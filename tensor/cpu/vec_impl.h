@@ -266,11 +266,20 @@ void shift2_impl(const T* x, T* y, int64_t n, T m, T c) {
 }
 
 template <typename T>
+void gather_impl(const T* __restrict s, int64_t stride, T* __restrict d, int64_t n) {
+  if (stride == 2) {
+    for (int64_t i = 0; i < n; ++i) d[i] = s[2 * i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) d[i] = s[i * stride];
+  }
+}
+
+template <typename T>
 VecOps<T> make_vec_ops() {
   return {unary_impl<T>,      binary_impl<T>,       compare_impl<T>,        sum_lanes_impl<T>,   sqdev_lanes_impl<T>,
           grad_lanes_impl<T>, affine_impl<T>,       affine_relu_impl<T>,    affine2_impl<T>,     accumulate_impl<T>,
           ln_forward_impl<T>, ln_grad_lanes_impl<T>, ln_backward_impl<T>,   ln_param_grads_impl<T>, row_max_impl<T>,
-          exp_shifted_impl<T>, scale_impl<T>,       shift2_impl<T>};
+          exp_shifted_impl<T>, scale_impl<T>,       shift2_impl<T>,         gather_impl<T>};
 }
 
 }  // namespace
