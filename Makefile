@@ -8,7 +8,7 @@
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-GOLDEN_DEPS := python3 python3-torch python3-numpy
+GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision
 JOBS ?= $(shell nproc)
 NATIVE ?= 0
 CMAKE_FLAGS := -DCXR_NATIVE=$(if $(filter 1,$(NATIVE)),ON,OFF)
