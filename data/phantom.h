@@ -112,6 +112,7 @@ std::vector<PhantomImage> plan_phantoms(int64_t n, uint64_t seed, const PhantomO
 Tensor render_phantom(const PhantomImage& image, const PhantomOptions& options = {});
 
 // The report for the image's study (deterministic from the plan: images of one study share it).
-std::string write_phantom_report(const PhantomImage& image);
+// A fraction typo_rate of reports gets one or two typos (swapped, dropped or doubled letters).
+std::string write_phantom_report(const PhantomImage& image, double typo_rate = 0.1);
 
 }  // namespace cxr::data

@@ -251,7 +251,7 @@ std::string join(const std::vector<std::string>& s) {
 
 }  // namespace
 
-std::string write_phantom_report(const PhantomImage& im) {
+std::string write_phantom_report(const PhantomImage& im, double typo_rate) {
   // One stream per study, so that the images of a study share their report.
   uint64_t h = 1469598103934665603ull;
   for (char c : im.study_id) h = (h ^ uint64_t(static_cast<unsigned char>(c))) * 1099511628211ull;
@@ -337,7 +337,7 @@ std::string write_phantom_report(const PhantomImage& im) {
     report += " \n" + section("FINDINGS", join(fs));
   }
   report += " \n" + section("IMPRESSION", impression_only ? join(fs) + "  " + join(imp) : join(imp));
-  if (w.p(0.1)) report = add_typos(w, report);
+  if (w.u() < typo_rate) report = add_typos(w, report);
   return report;
 }
 
