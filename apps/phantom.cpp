@@ -105,7 +105,7 @@ int write_sheets(const PhantomCliOptions& o) {
     std::printf("wrote %s\n", o.contact_sheet.c_str());
   }
   if (!o.findings_sheet.empty()) {
-    auto plan = data::plan_phantoms(100 * o.columns, o.seed + 1, po);
+    auto plan = data::plan_phantoms(400 * o.columns, o.seed + 1, po);
     std::vector<data::MontageRow> rows(6);
     const char* names[] = {"NO FINDING", "CARDIOMEGALY", "PLEURAL EFFUSION", "PNEUMOTHORAX", "CONSOLIDATION", "SUPPORT DEVICES"};
     for (int e = 0; e < 6; ++e) rows[size_t(e)].caption = names[e];

@@ -956,8 +956,10 @@ Tensor render_phantom(const PhantomImage& image, const PhantomOptions& options) 
       v[k] = 0.25f * u + 0.5f * tmp[k] + 0.25f * d;
     }
   if (acq.marker) draw_marker(v, S);
-  // Quantum noise, sigma ~ sqrt(signal): two normals per Philox block (Box-Muller).
-  const double sigma = acq.noise * options.noise * std::sqrt(256.0 / double(S));
+  // Quantum noise, sigma ~ sqrt(signal): two normals per Philox block (Box-Muller). Smaller images
+  // average more detector area per pixel, so the noise scales down with the size (sqrt(S / 256): a
+  // compromise between a fixed dose (S / 256) and the look of downsampled clinical images).
+  const double sigma = acq.noise * options.noise * std::sqrt(double(S) / 256.0);
   if (sigma > 0) {
     const uint64_t key = stream_key(image.seed, 5, uint64_t(image.index));
     for (size_t k = 0; k < n; k += 2) {
