@@ -141,7 +141,15 @@ void assign_splits(Manifest& m, const SplitOptions& o) {
   auto key = [](const ManifestRow& r) { return r.patient_id.empty() ? "\x01" + r.id : r.patient_id; };
   std::set<std::string> unique;
   for (const auto& r : m.rows) unique.insert(key(r));
-  std::vector<std::string> patients(unique.begin(), unique.end());  // sorted
+  std::map<std::string, std::string> split;
+  std::vector<std::string> patients;  // sorted
+  for (const auto& p : unique) {
+    if (o.test_patients.count(p)) {
+      split[p] = "test";
+    } else {
+      patients.push_back(p);
+    }
+  }
   // Fisher-Yates with Philox draws: patient order depends only on (seed, the set of patients).
   Generator gen(o.seed);
   for (size_t i = patients.size(); i > 1; --i) {
@@ -151,7 +159,6 @@ void assign_splits(Manifest& m, const SplitOptions& o) {
   const size_t P = patients.size();
   const size_t n_test = size_t(std::llround(o.test_fraction * double(P)));
   const size_t n_val = o.folds > 0 ? 0 : size_t(std::llround(o.val_fraction * double(P)));
-  std::map<std::string, std::string> split;
   for (size_t i = 0; i < P; ++i) {
     if (i < n_test) {
       split[patients[i]] = "test";

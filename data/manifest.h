@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,9 @@ struct SplitOptions {
   double test_fraction = 0.2;  // of patients
   double val_fraction = 0.1;   // of patients (ignored when folds > 0)
   int folds = 0;               // > 0: split = "test" or "fold1".."foldK" (the non-test patients in K folds)
+  // Patients always put in the test split (e.g. those with consensus-labelled images, as the
+  // reference's split_data.py); the fractions then apply to the other patients.
+  std::set<std::string> test_patients = {};
 };
 
 // Sets every row's split to "train", "val" or "test" (or "test"/"foldK"), by patient: all images
