@@ -143,7 +143,7 @@ TEST_CASE("assign_splits keeps patients whole, is reproducible by seed and indep
   CHECK(differ > 100);
 }
 
-TEST_CASE("assign_splits with folds; rows without a patient id are their own patient") {
+TEST_CASE("assign_splits with folds, rows without a patient id are their own patient") {
   Manifest m = sample(103, 2);
   m.rows[0].patient_id = "";
   assign_splits(m, {.seed = 1, .test_fraction = 0.15, .folds = 5});

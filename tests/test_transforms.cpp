@@ -87,7 +87,7 @@ TEST_CASE("resize_bilinear works plane by plane and checks its arguments") {
   CHECK(resize_bilinear(big, 2, 2, PilMode::L).to_vector() == std::vector<double>(4, 255.0));
 }
 
-TEST_CASE("affine_nearest matches torchvision F.affine on a PIL I;16 image about both centres") {
+TEST_CASE("affine_nearest matches torchvision F.affine on a PIL I16 image about both centres") {
   auto names = cases_with_prefix("affine.");
   REQUIRE(names.size() == 14);
   for (const auto& name : names) {
