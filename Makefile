@@ -7,7 +7,7 @@
 #   make goldens      regenerate the PyTorch parity fixtures in tests/goldens (needs python3-torch)
 #   make clean
 
-BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
 GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision
 JOBS ?= $(shell nproc)
 NATIVE ?= 0

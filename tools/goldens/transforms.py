@@ -133,6 +133,19 @@ def translate_crop_cases(g):
         _store(g, f"translate_crop.{name}", img, translate_crop_reference(img, oh, ow, sh, sw), [oh, ow, sh, sw])
 
 
+def dicom_png_cases(g):
+    """dcm2png.<name>: args = [size]; the reference's image_prep/dcm_to_png.py after pixel_array:
+    astype(int32) -> ToPILImage (mode I) -> Resize(size) -> 65535 * img / amax(img) -> astype(uint16)."""
+    for name, h, w, size, high in [("12bit_portrait", 90, 75, 32, 4095), ("16bit_landscape", 61, 97, 40, 65535),
+                                   ("upscale", 20, 24, 30, 1023)]:
+        img = _image(g, h, w, high).astype(np.int32)
+        pil = TF.to_pil_image(img)
+        assert pil.mode == "I"
+        resized = np.array(TF.resize(pil, size, interpolation=TF.InterpolationMode.BILINEAR)).astype(np.float64)
+        out = (65535 * resized / np.amax(resized)).astype(np.uint16)
+        _store(g, f"dcm2png.{name}", img, out, [size])
+
+
 def build(g):
     g.tensors["meta.versions"] = torch.tensor([float(x) for x in Image.__version__.split(".")[:2]] +
                                               [float(x) for x in torchvision.__version__.split(".")[:2]],
@@ -140,3 +153,4 @@ def build(g):
     resize_cases(g)
     affine_cases(g)
     translate_crop_cases(g)
+    dicom_png_cases(g)
