@@ -160,8 +160,8 @@ std::string effusion_sentence(Words& w, const PhantomFindings& f) {
   if (g == 1 && w.p(0.4))
     return std::string("Blunting of the ") + side_word(right) + " costophrenic angle " +
            w.pick({"may represent a small pleural effusion.", "suggests a small effusion.", "is consistent with a small pleural effusion."});
-  return w.pick({"There is a ", "", "Interval "}) + std::string(grade_word(g)) + " " + side_word(right) + " pleural effusion" +
-         (g >= 2 ? w.pick({" with a meniscus.", ".", " layering at the base."}) : std::string("."));
+  return capitalize(w.pick({"There is a ", "", "Interval development of a "}) + std::string(grade_word(g)) + " " + side_word(right) +
+                    " pleural effusion" + (g >= 2 ? w.pick({" with a meniscus.", ".", " layering at the base."}) : std::string(".")));
 }
 
 std::string heart_sentence(Words& w, const PhantomImage& im) {
@@ -290,8 +290,8 @@ std::string write_phantom_report(const PhantomImage& im, double typo_rate) {
                                                     : "New consolidation in the " + lobe + ".");
     }
   } else if (f.edema <= 1 && w.p(0.7)) {
-    fs.push_back(w.pick({"No focal consolidation.", "There is no focal consolidation.", "The lungs are clear without focal consolidation.",
-                         "No focal airspace consolidation is seen."}));
+    fs.push_back(f.edema == 0 && w.p(0.3) ? "The lungs are clear without focal consolidation."
+                                          : w.pick({"No focal consolidation.", "There is no focal consolidation.", "No focal airspace consolidation is seen."}));
   }
   if (f.effusion()) fs.push_back(effusion_sentence(w, f));
   if (ptx) {
@@ -338,7 +338,8 @@ std::string write_phantom_report(const PhantomImage& im, double typo_rate) {
     report += " \n" + section("COMPARISON", im.has_prior ? "___." : w.pick({"None.", "None available."}));
     report += " \n" + section("FINDINGS", join(fs));
   }
-  report += " \n" + section("IMPRESSION", impression_only ? join(fs) + "  " + join(imp) : join(imp));
+  if (!report.empty() && !impression_only) report += " \n";
+  report += section("IMPRESSION", impression_only ? join(fs) + "  " + join(imp) : join(imp));
   if (w.u() < typo_rate) report = add_typos(w, report);
   return report;
 }

@@ -189,10 +189,14 @@ TEST_CASE("Loader: prefetch is bounded while the consumer waits") {
   Dataset d(40, "bounded");
   Loader l(d.manifest, {.batch_size = 2, .workers = 3, .prefetch = 2, .transform = eval_transform(32)});
   l.start_epoch(0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Wait (up to 20 s on a loaded machine) until the buffers have filled, then a little longer.
+  const auto t0 = std::chrono::steady_clock::now();
+  while (l.stats().loaded < 8 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   // At most prefetch batches queued + a ring of prefetch * batch_size samples + one batch being built.
   CHECK(l.stats().loaded <= 2 * 2 + 2 * 2 + 2);
-  CHECK(l.stats().loaded >= 4);
+  CHECK(l.stats().loaded >= 8);
   int n = 0;
   while (auto b = l.next()) n += int(b->size());
   CHECK(n == 40);
