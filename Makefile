@@ -35,6 +35,7 @@ test-asan: deps
 goldens:
 	@tools/ensure_deps.sh $(GOLDEN_DEPS)
 	@/usr/bin/python3 tools/make_goldens.py
+	@/usr/bin/python3 tools/make_tokenizer_fixtures.py
 
 clean:
 	rm -rf build build-asan
