@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "apps/commands.h"
+#include "apps/command.h"
 #include "autograd/node.h"
 #include "nn/models/bert.h"
 #include "text/corpus.h"
@@ -77,7 +77,7 @@ void run_embed(const EmbedArgs& a) {
     j["embedding"] = e;
     if (a.sentences) {
       j["sentences"] = nlohmann::json::array();
-      for (const auto& s : text::split_sentences(d.text))
+      for (const auto& s : text::split_embedding_sentences(d.text))
         j["sentences"].push_back({{"text", s}, {"embedding", embed(model, tok, s, max_seq_length)}});
     }
     std::cout << j.dump() << '\n';
@@ -86,9 +86,10 @@ void run_embed(const EmbedArgs& a) {
 }
 }  // namespace
 
-void add_embed_text_command(CLI::App& app) {
+namespace {
+CommandRun setup_embed_text(CLI::App& sub_app) {
+  CLI::App* sub = &sub_app;
   auto a = std::make_shared<EmbedArgs>();
-  CLI::App* sub = app.add_subcommand("embed-text", "pooled BERT embeddings of reports (and sentences) as JSON lines");
   sub->add_option("--checkpoint", a->checkpoint, "model.safetensors or a cxr pretrain-text output directory")->required();
   sub->add_option("--vocab", a->vocab, "vocab.txt (default: beside the checkpoint)");
   sub->add_option("--config", a->config, "bert_config.json (default: beside the checkpoint)");
@@ -97,7 +98,14 @@ void add_embed_text_command(CLI::App& app) {
   sub->add_flag("--cased", a->cased, "keep case and accents");
   sub->add_option("--max-seq-length", a->max_seq_length, "tokens per report, [CLS] and [SEP] included (default 320, or max_position_embeddings if smaller)");
   sub->add_option("reports", a->reports, "report files (a whole file is one report unless --lines)")->required();
-  sub->callback([a] { run_embed(*a); });
+  return [a] {
+    run_embed(*a);
+    return kExitOk;
+  };
 }
+}  // namespace
+
+const CommandRegistration kEmbedTextCommand("embed-text", "pooled BERT embeddings of reports (and sentences) as JSON lines",
+                                            setup_embed_text);
 
 }  // namespace cxr::apps

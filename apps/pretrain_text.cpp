@@ -11,7 +11,7 @@
 #include <fstream>
 #include <map>
 
-#include "apps/commands.h"
+#include "apps/command.h"
 #include "nn/models/bert_pretraining.h"
 #include "tensor/random.h"
 #include "text/corpus.h"
@@ -136,9 +136,10 @@ void run_pretrain(const PretrainArgs& a) {
 }
 }  // namespace
 
-void add_pretrain_text_command(CLI::App& app) {
+namespace {
+CommandRun setup_pretrain_text(CLI::App& sub_app) {
+  CLI::App* sub = &sub_app;
   auto a = std::make_shared<PretrainArgs>();
-  CLI::App* sub = app.add_subcommand("pretrain-text", "masked-LM pretraining of a BERT text encoder on a report corpus");
   sub->add_option("--vocab", a->vocab, "vocab.txt (e.g. from cxr vocab)")->required();
   sub->add_option("--out", a->out, "output directory")->required();
   sub->add_option("corpus", a->corpus, "CSV files (columns --columns) or text files (one document per line)")->required();
@@ -169,7 +170,15 @@ void add_pretrain_text_command(CLI::App& app) {
   sub->add_option("--log-every", a->log_every, "progress line every N steps")->capture_default_str();
   sub->add_option("--seed", a->train.seed, "seeds initialization, masking, shuffling, dropout and the split")
       ->capture_default_str();
-  sub->callback([a] { run_pretrain(*a); });
+  return [a] {
+    run_pretrain(*a);
+    return kExitOk;
+  };
 }
+}  // namespace
+
+const CommandRegistration kPretrainTextCommand("pretrain-text",
+                                               "masked-LM pretraining of a BERT text encoder on a report corpus",
+                                               setup_pretrain_text);
 
 }  // namespace cxr::apps

@@ -3,13 +3,15 @@
 // document per line) and writes it one token per line.
 #include <cstdio>
 
-#include "apps/commands.h"
+#include "apps/command.h"
 #include "text/corpus.h"
 #include "text/vocab_trainer.h"
 
 namespace cxr::apps {
 
-void add_vocab_command(CLI::App& app) {
+namespace {
+CommandRun setup_vocab(CLI::App& sub_app) {
+  CLI::App* sub = &sub_app;
   struct Args {
     int64_t size = 8000, min_frequency = 2;
     std::string out, columns = "findings,impression";
@@ -17,7 +19,6 @@ void add_vocab_command(CLI::App& app) {
     std::vector<std::string> corpus;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* sub = app.add_subcommand("vocab", "train a WordPiece vocabulary (vocab.txt) on a report corpus");
   sub->add_option("--size", args->size, "vocabulary size, special tokens and alphabet included")->capture_default_str();
   sub->add_option("--min-frequency", args->min_frequency, "stop when the best pair occurs fewer times")
       ->capture_default_str();
@@ -26,7 +27,7 @@ void add_vocab_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--cased", args->cased, "keep case and accents (default: lower-case, as METHODS.md §4)");
   sub->add_option("corpus", args->corpus, "CSV files or text files (one document per line)")->required();
-  sub->callback([args] {
+  return [args] {
     text::CorpusOptions copt;
     copt.csv_columns = CLI::detail::split(args->columns, ',');
     std::vector<std::string> texts;
@@ -42,7 +43,12 @@ void add_vocab_command(CLI::App& app) {
                  "cxr vocab: %lld documents, %lld words (%lld distinct), alphabet %lld, %lld merges -> %lld tokens in %s\n",
                  (long long)st.documents, (long long)st.words, (long long)st.unique_words, (long long)st.alphabet,
                  (long long)st.merges, (long long)vocab.size(), args->out.c_str());
-  });
+    return kExitOk;
+  };
 }
+}  // namespace
+
+const CommandRegistration kVocabCommand("vocab", "train a WordPiece vocabulary (vocab.txt) on a report corpus",
+                                        setup_vocab);
 
 }  // namespace cxr::apps

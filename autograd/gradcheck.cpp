@@ -83,6 +83,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
       ++i;
     });
   }
+  for (const Tensor& x : inputs)  // leave the inputs as they came: no gradient from this audit
+    if (x.defined() && x.requires_grad()) const_cast<Tensor&>(x).zero_grad();
   result.message = failures.str();
   return result;
 }

@@ -7,59 +7,9 @@
 #include <sstream>
 
 #include "tensor/error.h"
+#include "text/csv.h"
 
 namespace cxr::text {
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& s, const std::string& what) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool in_quotes = false, field_started = false;
-  auto end_field = [&] {
-    row.push_back(std::move(field));
-    field.clear();
-    field_started = false;
-  };
-  auto end_row = [&] {
-    end_field();
-    rows.push_back(std::move(row));
-    row.clear();
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < s.size() && s[i + 1] == '"') field.push_back('"'), ++i;
-        else in_quotes = false;
-      } else {
-        field.push_back(c);
-      }
-    } else if (c == '"' && !field_started) {
-      in_quotes = field_started = true;
-    } else if (c == ',') {
-      end_field();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-      end_row();
-    } else {
-      field.push_back(c);
-      field_started = true;
-    }
-  }
-  CXR_CHECK(!in_quotes, what, ": unterminated quoted field at the end of the file");
-  if (field_started || !row.empty()) end_row();
-  return rows;
-}
-
-int64_t CsvTable::column(const std::string& name) const {
-  auto it = std::find(header.begin(), header.end(), name);
-  if (it == header.end()) {
-    std::string cols;
-    for (const auto& h : header) cols += (cols.empty() ? "" : ", ") + h;
-    fail("csv: no column '", name, "' (columns: ", cols, ")");
-  }
-  return it - header.begin();
-}
 
 namespace {
 std::string read_file(const std::string& path) {
@@ -73,19 +23,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 }  // namespace
-
-CsvTable read_csv(const std::string& path) {
-  auto rows = parse_csv(read_file(path), path);
-  CXR_CHECK(!rows.empty(), path, ": empty CSV file");
-  CsvTable t;
-  t.header = std::move(rows[0]);
-  for (size_t i = 1; i < rows.size(); ++i) {
-    CXR_CHECK(rows[i].size() == t.header.size(), path, ": row ", i, " has ", rows[i].size(), " fields, the header ",
-              t.header.size());
-    t.rows.push_back(std::move(rows[i]));
-  }
-  return t;
-}
 
 std::string join_fields(const std::vector<std::string>& values) {
   std::string out;
@@ -103,7 +40,15 @@ std::vector<Document> read_corpus(const std::vector<std::string>& paths, const C
     if (ends_with(path, ".csv") || ends_with(path, ".CSV")) {
       CsvTable t = read_csv(path);
       std::vector<int64_t> cols;
-      for (const auto& c : options.csv_columns) cols.push_back(t.column(c));
+      for (const auto& c : options.csv_columns) {
+        int col = t.column(c);
+        if (col < 0) {
+          std::string names;
+          for (const auto& h : t.header) names += (names.empty() ? "" : ", ") + h;
+          fail(path, ": no column '", c, "' (columns: ", names, ")");
+        }
+        cols.push_back(col);
+      }
       for (size_t r = 0; r < t.rows.size(); ++r) {
         std::vector<std::string> values;
         for (int64_t c : cols) values.push_back(t.rows[r][static_cast<size_t>(c)]);
@@ -124,7 +69,7 @@ std::vector<Document> read_corpus(const std::vector<std::string>& paths, const C
   return docs;
 }
 
-std::vector<std::string> split_sentences(const std::string& text) {
+std::vector<std::string> split_embedding_sentences(const std::string& text) {
   std::vector<std::string> out;
   std::string cur;
   auto trim_push = [&] {

@@ -1,6 +1,6 @@
 // corpus.h — report corpora as lists of documents (UTF-8 strings), for the vocabulary trainer,
 // MLM pretraining and text embedding:
-//   *.csv   a CSV file with a header (RFC 4180: quoted fields may hold commas, quotes and newlines);
+//   *.csv   a CSV file with a header (text/csv.h: RFC 4180);
 //           each row is one document, the non-empty values of the chosen columns joined by "\n"
 //           (default columns "findings,impression": the IU report sections, METHODS.md §1)
 //   other   plain text: one document per non-empty line
@@ -10,17 +10,6 @@
 #include <vector>
 
 namespace cxr::text {
-
-// RFC 4180 parsing of a whole file's contents into rows of fields ("\r\n" or "\n" line ends).
-// Throws naming `what` on an unterminated quoted field.
-std::vector<std::vector<std::string>> parse_csv(const std::string& contents, const std::string& what = "csv");
-
-struct CsvTable {
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;  // each as long as the header
-  int64_t column(const std::string& name) const;  // throws naming the file's columns if absent
-};
-CsvTable read_csv(const std::string& path);
 
 struct Document {
   std::string id;    // "<file>:<row or line number>" or the CSV's first column value
@@ -36,9 +25,9 @@ std::vector<Document> read_corpus(const std::vector<std::string>& paths, const C
 // The IU report text used throughout: findings and impression, the non-empty ones joined by "\n".
 std::string join_fields(const std::vector<std::string>& values);
 
-// Rule-based sentence split for `cxr embed-text --sentences`: a sentence ends at '.', '!' or '?'
+// Sentence split for `cxr embed-text --sentences` (not the labelers' reference split of report.h): a sentence ends at '.', '!' or '?'
 // followed by whitespace or the end, and at newlines; a number followed by '.' at the start of a
 // sentence ("1. ") is kept with what follows. Pieces are trimmed; empty ones dropped.
-std::vector<std::string> split_sentences(const std::string& text);
+std::vector<std::string> split_embedding_sentences(const std::string& text);
 
 }  // namespace cxr::text
