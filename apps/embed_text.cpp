@@ -1,6 +1,6 @@
 // embed_text.cpp — `cxr embed-text --checkpoint C --vocab V [--sentences] REPORT...`: the pooled BERT
 // embedding tanh(W·h_[CLS] + b) of each report (METHODS.md §4: [CLS] + tokens[:318] + [SEP], eval
-// mode), and with --sentences of each sentence (text/corpus.h split_sentences) encoded on its own,
+// mode), and with --sentences of each sentence (text/corpus.h split_embedding_sentences) encoded on its own,
 // as JSON lines on stdout:
 //   {"id": ..., "tokens": n, "truncated": false, "embedding": [...], "sentences": [{"text": ..., "embedding": [...]}]}
 // C is a safetensors checkpoint with HF names (a BertModel's or a BertForMaskedLM's) or the
@@ -87,9 +87,9 @@ void run_embed(const EmbedArgs& a) {
 }  // namespace
 
 namespace {
-CommandRun setup_embed_text(CLI::App& sub_app) {
-  CLI::App* sub = &sub_app;
+CommandRun setup_embed_text(CLI::App& subcommand) {
   auto a = std::make_shared<EmbedArgs>();
+  CLI::App* sub = &subcommand;
   sub->add_option("--checkpoint", a->checkpoint, "model.safetensors or a cxr pretrain-text output directory")->required();
   sub->add_option("--vocab", a->vocab, "vocab.txt (default: beside the checkpoint)");
   sub->add_option("--config", a->config, "bert_config.json (default: beside the checkpoint)");
@@ -103,9 +103,8 @@ CommandRun setup_embed_text(CLI::App& sub_app) {
     return kExitOk;
   };
 }
-}  // namespace
 
-const CommandRegistration kEmbedTextCommand("embed-text", "pooled BERT embeddings of reports (and sentences) as JSON lines",
-                                            setup_embed_text);
+const CommandRegistration registration("embed-text", "pooled BERT embeddings of reports (and sentences) as JSON lines", setup_embed_text);
+}  // namespace
 
 }  // namespace cxr::apps

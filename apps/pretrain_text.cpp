@@ -137,9 +137,9 @@ void run_pretrain(const PretrainArgs& a) {
 }  // namespace
 
 namespace {
-CommandRun setup_pretrain_text(CLI::App& sub_app) {
-  CLI::App* sub = &sub_app;
+CommandRun setup_pretrain_text(CLI::App& subcommand) {
   auto a = std::make_shared<PretrainArgs>();
+  CLI::App* sub = &subcommand;
   sub->add_option("--vocab", a->vocab, "vocab.txt (e.g. from cxr vocab)")->required();
   sub->add_option("--out", a->out, "output directory")->required();
   sub->add_option("corpus", a->corpus, "CSV files (columns --columns) or text files (one document per line)")->required();
@@ -175,10 +175,8 @@ CommandRun setup_pretrain_text(CLI::App& sub_app) {
     return kExitOk;
   };
 }
-}  // namespace
 
-const CommandRegistration kPretrainTextCommand("pretrain-text",
-                                               "masked-LM pretraining of a BERT text encoder on a report corpus",
-                                               setup_pretrain_text);
+const CommandRegistration registration("pretrain-text", "masked-LM pretraining of a BERT text encoder on a report corpus", setup_pretrain_text);
+}  // namespace
 
 }  // namespace cxr::apps

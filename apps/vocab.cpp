@@ -10,8 +10,7 @@
 namespace cxr::apps {
 
 namespace {
-CommandRun setup_vocab(CLI::App& sub_app) {
-  CLI::App* sub = &sub_app;
+CommandRun setup_vocab(CLI::App& subcommand) {
   struct Args {
     int64_t size = 8000, min_frequency = 2;
     std::string out, columns = "findings,impression";
@@ -19,6 +18,7 @@ CommandRun setup_vocab(CLI::App& sub_app) {
     std::vector<std::string> corpus;
   };
   auto args = std::make_shared<Args>();
+  CLI::App* sub = &subcommand;
   sub->add_option("--size", args->size, "vocabulary size, special tokens and alphabet included")->capture_default_str();
   sub->add_option("--min-frequency", args->min_frequency, "stop when the best pair occurs fewer times")
       ->capture_default_str();
@@ -46,9 +46,8 @@ CommandRun setup_vocab(CLI::App& sub_app) {
     return kExitOk;
   };
 }
-}  // namespace
 
-const CommandRegistration kVocabCommand("vocab", "train a WordPiece vocabulary (vocab.txt) on a report corpus",
-                                        setup_vocab);
+const CommandRegistration registration("vocab", "train a WordPiece vocabulary (vocab.txt) on a report corpus", setup_vocab);
+}  // namespace
 
 }  // namespace cxr::apps

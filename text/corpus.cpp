@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "tensor/error.h"
-#include "text/csv.h"
 
 namespace cxr::text {
 
@@ -41,13 +40,13 @@ std::vector<Document> read_corpus(const std::vector<std::string>& paths, const C
       CsvTable t = read_csv(path);
       std::vector<int64_t> cols;
       for (const auto& c : options.csv_columns) {
-        int col = t.column(c);
-        if (col < 0) {
+        int index = t.column(c);
+        if (index < 0) {
           std::string names;
           for (const auto& h : t.header) names += (names.empty() ? "" : ", ") + h;
           fail(path, ": no column '", c, "' (columns: ", names, ")");
         }
-        cols.push_back(col);
+        cols.push_back(index);
       }
       for (size_t r = 0; r < t.rows.size(); ++r) {
         std::vector<std::string> values;

@@ -1,6 +1,6 @@
 // corpus.h — report corpora as lists of documents (UTF-8 strings), for the vocabulary trainer,
 // MLM pretraining and text embedding:
-//   *.csv   a CSV file with a header (text/csv.h: RFC 4180);
+//   *.csv   a CSV file with a header (read with text/csv.h);
 //           each row is one document, the non-empty values of the chosen columns joined by "\n"
 //           (default columns "findings,impression": the IU report sections, METHODS.md §1)
 //   other   plain text: one document per non-empty line
@@ -8,6 +8,8 @@
 
 #include <string>
 #include <vector>
+
+#include "text/csv.h"
 
 namespace cxr::text {
 
