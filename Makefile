@@ -5,15 +5,24 @@
 #   make test         build and run the whole suite through ctest
 #   make test-asan    the suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make goldens      regenerate the PyTorch parity fixtures in tests/goldens (needs python3-torch)
+#   make bench        the Google Benchmark microbenchmarks (bench/bench_*.cpp)
+#   make bench-compare  cxrlab vs PyTorch in one run (bench/compare.py): SGEMM 1024^3, resnet256_6_2_1
+#                     train step and inference at batch 8; medians, ratios, peak RSS; JSON in
+#                     bench/results/. THREADS=2 (default), ITERS=10, ROUNDS=3.
+#   make peer-openblas  unpack Debian's OpenBLAS into build/peer-openblas (not installed system-wide)
+#                     so bench-compare's PyTorch uses it for SGEMM instead of the reference BLAS
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
 GOLDEN_DEPS := python3 python3-torch python3-numpy
+THREADS ?= 2
+ITERS ?= 10
+ROUNDS ?= 3
 JOBS ?= $(shell nproc)
 NATIVE ?= 0
 CMAKE_FLAGS := -DCXR_NATIVE=$(if $(filter 1,$(NATIVE)),ON,OFF)
 
-.PHONY: all build deps test test-asan goldens clean
+.PHONY: all build deps test test-asan goldens bench bench-compare peer-openblas clean
 
 all: build
 
@@ -36,6 +45,18 @@ goldens:
 	@tools/ensure_deps.sh $(GOLDEN_DEPS)
 	@/usr/bin/python3 tools/make_goldens.py
 	@/usr/bin/python3 tools/make_tokenizer_fixtures.py
+
+bench: build
+	@CXR_THREADS=$(THREADS) ./build/cxr_bench --benchmark_min_time=0.5
+
+bench-compare: build
+	@tools/ensure_deps.sh $(GOLDEN_DEPS)
+	@/usr/bin/python3 bench/compare.py --threads $(THREADS) --iters $(ITERS) --rounds $(ROUNDS)
+
+peer-openblas:
+	@mkdir -p build/peer-openblas
+	@cd build/peer-openblas && apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread_*.deb . && rm -f *.deb
+	@ls build/peer-openblas/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
 
 clean:
 	rm -rf build build-asan

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "autograd/node.h"
+#include "tensor/cpu/allocator.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
@@ -18,14 +19,11 @@ namespace cxr {
 
 // ---- storage ----
 namespace {
-void* cpu_allocate(size_t nbytes) {
-  // 64-byte alignment: one cache line, and what AVX-512 loads like.
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  CXR_CHECK(p != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
-  return p;
-}
-void cpu_deallocate(void* p) { std::free(p); }
+// 64-byte alignment (one cache line, what AVX-512 loads like), through the caching allocator of
+// tensor/cpu/allocator.h: a steady-state training step reuses its blocks instead of faulting in
+// fresh pages.
+void* cpu_allocate(size_t nbytes) { return cpu::cached_allocate(nbytes); }
+void cpu_deallocate(void* p) { cpu::cached_free(p); }
 
 std::array<Allocator, kNumDevices>& allocators() {
   static std::array<Allocator, kNumDevices> table = {Allocator{cpu_allocate, cpu_deallocate}, Allocator{}};

@@ -93,9 +93,11 @@ TEST_CASE("matmul: the bmm kernel reads transposed and broadcast operands throug
   check_close(out, ref, {1e-14, 1e-14}, "bmm on strided views");
 }
 
-TEST_CASE("matmul: float32 accumulates wider than float32") {
+TEST_CASE("matmul: the reference kernel accumulates float32 wider than float32") {
   // 1e4 + 999 * 1e-4: in a float32 accumulator each 1e-4 step is below half an ulp of 1e4 (~5e-4)
-  // and is lost; a double accumulator keeps them and rounds 10000.0999 once.
+  // and is lost; a double accumulator keeps them and rounds 10000.0999 once. A property of the
+  // reference kernel only: the fast one (tensor/cpu/gemm.h) accumulates in float32, as PyTorch does.
+  ScopedCpuKernels reference(CpuKernels::Reference);
   const int64_t K = 1000;
   Tensor a = full({1, K}, 1.0), b = full({K, 1}, 1e-4);
   a.set({0, 0}, 1e4);

@@ -3,6 +3,7 @@
 //   check_golden(...)        run an op on a fixture case's inputs; compare output and input grads
 //   check_gradcheck(...)     gradcheck in float64 and report failures through doctest
 //   check_close(...)         elementwise |a - b| <= atol + rtol |b| with a readable failure message
+//   ScopedCpuKernels         run a scope with the reference (or fast) CPU kernels
 #pragma once
 
 #include <doctest/doctest.h>
@@ -20,6 +21,19 @@
 #include "tensor/safetensors.h"
 
 namespace cxr::testing {
+
+// Runs a scope with the reference (or fast) CPU kernels, restoring the previous choice after: tests
+// compute expected values and error bounds with the reference kernels.
+class ScopedCpuKernels {
+ public:
+  explicit ScopedCpuKernels(CpuKernels k) : old_(cpu_kernels()) { set_cpu_kernels(k); }
+  ~ScopedCpuKernels() { set_cpu_kernels(old_); }
+  ScopedCpuKernels(const ScopedCpuKernels&) = delete;
+  ScopedCpuKernels& operator=(const ScopedCpuKernels&) = delete;
+
+ private:
+  CpuKernels old_;
+};
 
 inline std::string source_path(const std::string& relative) { return std::string(CXR_SOURCE_DIR) + "/" + relative; }
 

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "autograd/node.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 
 namespace cxr {
@@ -550,9 +551,11 @@ static void adaptive_avg_pool2d_backward_cpu(const Tensor& g_t, const Tensor& gx
   });
 }
 
-KernelTable<Conv2dFn> conv2d_kernel{"conv2d", conv2d_cpu};
-KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel{"conv2d_backward_input", conv2d_backward_input_cpu};
-KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel{"conv2d_backward_weight", conv2d_backward_weight_cpu};
+KernelTable<Conv2dFn> conv2d_kernel{"conv2d", conv2d_cpu, cpu::conv2d_fast};
+KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel{"conv2d_backward_input", conv2d_backward_input_cpu,
+                                                                cpu::conv2d_backward_input_fast};
+KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel{"conv2d_backward_weight", conv2d_backward_weight_cpu,
+                                                                  cpu::conv2d_backward_weight_fast};
 KernelTable<MaxPool2dFn> max_pool2d_kernel{"max_pool2d", max_pool2d_cpu};
 KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel{"max_pool2d_backward", max_pool2d_backward_cpu};
 KernelTable<AvgPool2dFn> avg_pool2d_kernel{"avg_pool2d", avg_pool2d_cpu};

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "autograd/node.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/strided_loop.h"
 
@@ -47,8 +48,8 @@ static void copy_cpu(const Tensor& dst, const Tensor& src) {
   });
 }
 
-KernelTable<FillFn> fill_kernel{"fill", fill_cpu};
-KernelTable<CopyFn> copy_kernel{"copy", copy_cpu};
+KernelTable<FillFn> fill_kernel{"fill", fill_cpu, cpu::fill_fast};
+KernelTable<CopyFn> copy_kernel{"copy", copy_cpu, cpu::copy_fast};
 
 void fill_(const Tensor& dst, double value) { fill_kernel(dst.device())(dst, value); }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/strided_loop.h"
 
@@ -500,8 +501,8 @@ static void where_cpu(const Tensor& cond, const Tensor& a, const Tensor& b, cons
   });
 }
 
-KernelTable<UnaryFn> unary_kernel{"unary", unary_cpu};
-KernelTable<BinaryFn> binary_kernel{"binary", binary_cpu};
+KernelTable<UnaryFn> unary_kernel{"unary", unary_cpu, cpu::unary_fast};
+KernelTable<BinaryFn> binary_kernel{"binary", binary_cpu, cpu::binary_fast};
 KernelTable<ClampFn> clamp_kernel{"clamp", clamp_cpu};
 KernelTable<WhereFn> where_kernel{"where", where_cpu};
 

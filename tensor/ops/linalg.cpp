@@ -4,6 +4,7 @@
 // Math: out[i,j] = sum_k a[i,k] b[k,j], so d out[i,j] / d a[i,k] = b[k,j] and d out[i,j] / d b[k,j]
 // = a[i,k]; contracting with g gives ga = g b^T and gb = a^T g (see matmul_backward below).
 #include "autograd/node.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 
 namespace cxr {
@@ -150,6 +151,6 @@ static void bmm_cpu(const Tensor& a, const Tensor& b, const Tensor& out) {
   });
 }
 
-KernelTable<BmmFn> bmm_kernel{"bmm", bmm_cpu};
+KernelTable<BmmFn> bmm_kernel{"bmm", bmm_cpu, cpu::bmm_fast};
 
 }  // namespace cxr

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
@@ -377,10 +378,14 @@ static void dropout_mask_cpu(const Tensor& mask, double p, double scale, uint64_
   });
 }
 
-KernelTable<BatchNormForwardFn> batch_norm_forward_kernel{"batch_norm_forward", batch_norm_forward_cpu};
-KernelTable<BatchNormBackwardFn> batch_norm_backward_kernel{"batch_norm_backward", batch_norm_backward_cpu};
-KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", layer_norm_forward_cpu};
-KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", layer_norm_backward_cpu};
+KernelTable<BatchNormForwardFn> batch_norm_forward_kernel{"batch_norm_forward", batch_norm_forward_cpu,
+                                                              cpu::batch_norm_forward_fast};
+KernelTable<BatchNormBackwardFn> batch_norm_backward_kernel{"batch_norm_backward", batch_norm_backward_cpu,
+                                                                cpu::batch_norm_backward_fast};
+KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", layer_norm_forward_cpu,
+                                                              cpu::layer_norm_forward_fast};
+KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", layer_norm_backward_cpu,
+                                                                cpu::layer_norm_backward_fast};
 KernelTable<DropoutMaskFn> dropout_mask_kernel{"dropout_mask", dropout_mask_cpu};
 
 }  // namespace cxr

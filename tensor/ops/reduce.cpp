@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "autograd/node.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/strided_loop.h"
 
@@ -420,11 +421,11 @@ static void softmax_cpu(const Tensor& x, int64_t dim, bool log, const Tensor& ou
   });
 }
 
-KernelTable<SumFn> sum_kernel{"sum", sum_cpu};
+KernelTable<SumFn> sum_kernel{"sum", sum_cpu, cpu::sum_fast};
 KernelTable<ExtremumFn> extremum_kernel{"max/min", extremum_cpu};
 KernelTable<ArgExtremumFn> arg_extremum_kernel{"argmax/argmin", arg_extremum_cpu};
 KernelTable<LogsumexpFn> logsumexp_kernel{"logsumexp", logsumexp_cpu};
 KernelTable<VarFn> var_kernel{"var", var_cpu};
-KernelTable<SoftmaxFn> softmax_kernel{"softmax", softmax_cpu};
+KernelTable<SoftmaxFn> softmax_kernel{"softmax", softmax_cpu, cpu::softmax_fast};
 
 }  // namespace cxr

@@ -1,0 +1,123 @@
+// compare.cpp — cxrlab's side of `make bench-compare` (bench/compare.py runs it and the PyTorch
+// peer, bench/torch_peer.py, with the same rows, sizes and thread count, in one run):
+//   cxr_bench_compare ROW [--iters N] [--warmup W] [--threads T]
+// ROW: sgemm1024 | resnet_train | resnet_infer. Prints one JSON object: the row, the per-iteration
+// wall times (ms, after warm-up), the RSS before the first iteration and the process's peak RSS
+// (MiB, getrusage), the peak bytes held by tensors during the timed iterations and how many
+// large blocks per iteration the caching allocator had to get from the system (0 in a steady
+// state), threads, instruction set and kernel set.
+//   sgemm1024:    C = A B, 1024^3 float32 (2.147 GFLOP per iteration)
+//   resnet_train: resnet256_6_2_1, batch 8 of 1x256x256, 14 classes: zero_grad, forward (train
+//                 mode), cross-entropy, backward, Adam step (lr 1e-3)
+//   resnet_infer: the same model in eval mode under no_grad, forward only
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/node.h"
+#include "nn/models/resnet.h"
+#include "nn/optim.h"
+#include "tensor/cpu/allocator.h"
+#include "tensor/cpu/runtime.h"
+#include "tensor/ops.h"
+#include "tensor/random.h"
+
+using namespace cxr;
+
+namespace {
+
+double rss_mib() {  // current resident set, from /proc/self/statm (pages)
+  std::ifstream f("/proc/self/statm");
+  long size = 0, resident = 0;
+  f >> size >> resident;
+  return double(resident) * 4096.0 / (1024.0 * 1024.0);
+}
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: cxr_bench_compare sgemm1024|resnet_train|resnet_infer [--iters N] [--warmup W] [--threads T]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  const std::string row = argv[1];
+  int iters = 10, warmup = 3;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const int value = std::atoi(argv[i + 1]);
+    if (flag == "--iters") iters = value;
+    else if (flag == "--warmup") warmup = value;
+    else if (flag == "--threads") cpu::set_num_threads(value);
+    else return usage();
+  }
+
+  std::function<void()> step;
+  double flops = 0;
+  Generator gen(0);
+  Tensor a, b, x, y;
+  std::unique_ptr<nn::ResNet> model;
+  std::unique_ptr<nn::Adam> adam;
+  if (row == "sgemm1024") {
+    a = randn({1024, 1024}, {}, &gen);
+    b = randn({1024, 1024}, {}, &gen);
+    flops = 2.0 * 1024 * 1024 * 1024;
+    step = [&] { Tensor c = matmul(a, b); };
+  } else if (row == "resnet_train" || row == "resnet_infer") {
+    model = nn::make_resnet("resnet256_6_2_1", 14, &gen);
+    x = randn({8, 1, 256, 256}, {}, &gen);
+    y = randint(0, 14, {8}, {.dtype = DType::Int64}, &gen);
+    if (row == "resnet_train") {
+      model->train();
+      adam = std::make_unique<nn::Adam>(nn::param_groups(*model, 1e-3));
+      step = [&] {
+        adam->zero_grad();
+        Tensor loss = cross_entropy(model->forward(x).logits, y);
+        loss.backward();
+        adam->step();
+      };
+    } else {
+      model->eval();
+      step = [&] {
+        NoGradGuard no_grad;
+        Tensor logits = model->forward(x).logits;
+      };
+    }
+  } else {
+    return usage();
+  }
+
+  for (int i = 0; i < warmup; ++i) step();
+  const double rss_before = rss_mib();
+  const cpu::AllocatorStats before = cpu::allocator_stats();
+  cpu::reset_peak_stats();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    step();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const cpu::AllocatorStats after = cpu::allocator_stats();
+  std::printf("{\"row\": \"%s\", \"impl\": \"cxrlab\", \"threads\": %d, \"isa\": \"%s\", \"kernels\": \"%s\", "
+              "\"flops\": %.0f, \"rss_start_mib\": %.1f, \"peak_rss_mib\": %.1f, \"tensor_peak_mib\": %.1f, "
+              "\"cache_misses_per_iter\": %.2f, \"ms\": [",
+              row.c_str(), cpu::num_threads(), cpu::isa_name(cpu::cpu_isa()), cpu_kernels_name(cpu_kernels()), flops,
+              rss_before, peak_rss_mib(), double(after.peak_in_use_bytes) / (1 << 20),
+              double(after.system_allocations - before.system_allocations) / std::max(iters, 1));
+  for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
+  std::printf("]}\n");
+  return 0;
+}

@@ -1,0 +1,194 @@
+"""compare.py — `make bench-compare`: cxrlab against PyTorch, same rows, same sizes, same thread
+count, in one run, interleaved.
+
+  python3 bench/compare.py [--threads 2] [--iters 10] [--warmup 3] [--rounds 3]
+                           [--bin build/cxr_bench_compare] [--peer-blas DIR] [--out bench/results]
+
+Each row runs `rounds` times per side, each time in a fresh process (so peak RSS is the row's own),
+alternating which side goes first; every process does `warmup` untimed iterations and then `iters`
+timed ones. Reported per side: the median over all timed iterations, the spread of the per-round
+medians, and the peak RSS (the largest of the rounds; getrusage ru_maxrss) plus the RSS before the
+first timed iteration (a Python process starts with the interpreter and PyTorch loaded). The ratio
+is cxrlab's median time over PyTorch's: below 1 means cxrlab is faster.
+
+The machine is shared, so absolute times drift with the load; only the ratios of one run mean much,
+and the per-round ratios show how much they moved. PyTorch runs in two configurations per round:
+its default, whose OpenMP threads spin while they wait, and OMP_WAIT_POLICY=PASSIVE, whose threads
+sleep. On a loaded machine spinning threads steal the time of the thread they wait for (measured:
+a resnet256 train step 3.1 s by default vs 0.97 s passive, at load 7 on 2 cores); on an idle one
+spinning is the faster. The peer's figure in each row is the faster of the two, so the ratio never
+flatters cxrlab; both are in the JSON. The table is printed and written as JSON under
+bench/results/ (one file per run, named by time and commit).
+
+PyTorch's float matmul goes to whatever BLAS the system's libblas.so.3 is; Debian's default is the
+reference BLAS, which would make the SGEMM row meaningless. `make peer-openblas` unpacks Debian's
+OpenBLAS into build/peer-openblas without installing it, and this script then points the peer at it
+(LD_LIBRARY_PATH); --peer-blas DIR or CXR_PEER_BLAS_DIR name another directory. The BLAS the peer
+actually loaded is recorded. Convolutions go to oneDNN either way.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROWS = [
+    ("sgemm1024", "SGEMM 1024^3"),
+    ("resnet_train", "resnet256_6_2_1 train step, batch 8"),
+    ("resnet_infer", "resnet256_6_2_1 inference, batch 8"),
+]
+PENDING = [("transformer_train", "4-layer transformer encoder train step, batch 8 x 320",
+            "not run: the text encoder does not exist yet")]
+DEFAULT_PEER_BLAS = os.path.join(ROOT, "build", "peer-openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-pthread")
+
+
+def run_json(cmd, env):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"compare.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def machine():
+    info = {"platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("Model name", "L2 cache", "L3 cache", "Flags"):
+                value = value.strip()
+                if key.strip() == "Flags":
+                    value = " ".join(f for f in value.split() if f in ("avx2", "fma", "avx512f"))
+                info[key.strip()] = value
+        with open("/proc/meminfo") as f:
+            info["memory"] = f.readline().split(":")[1].strip()
+        info["load average"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def git_commit():
+    p = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return p.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def summarize(results, flops):
+    all_ms = [t for r in results for t in r["ms"]]
+    med = statistics.median(all_ms)
+    round_medians = [statistics.median(r["ms"]) for r in results]
+    out = {"median_ms": round(med, 3), "round_medians_ms": [round(m, 3) for m in round_medians],
+           "min_ms": round(min(all_ms), 3), "iterations": len(all_ms),
+           "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
+           "rss_start_mib": statistics.median(r["rss_start_mib"] for r in results)}
+    if flops:
+        out["gflops"] = round(flops / (med * 1e-3) / 1e9, 1)
+    for key in ("impl", "isa", "kernels", "blas", "threads"):
+        if key in results[0]:
+            out[key] = results[0][key]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "cxr_bench_compare"))
+    ap.add_argument("--peer-blas", default=os.environ.get("CXR_PEER_BLAS_DIR", ""))
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--rows", default=",".join(r for r, _ in ROWS))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    args = ap.parse_args()
+    if args.iters < 10:
+        print("compare.py: note: fewer than 10 timed iterations per process", file=sys.stderr)
+
+    ours_env = dict(os.environ, CXR_THREADS=str(args.threads))
+    peer_env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    # OpenBLAS for the SGEMM row only: in the ResNet rows BLAS serves just the 768 -> 14 Linear, and
+    # OpenBLAS's own spinning threads beside PyTorch's OpenMP ones slowed PyTorch's convolutions
+    # (measured: inference 1.2-1.4 s vs 0.7-1.1 s with the system BLAS, same load).
+    peer_blas = args.peer_blas or (DEFAULT_PEER_BLAS if os.path.isdir(DEFAULT_PEER_BLAS) else "")
+    sgemm_env = dict(peer_env, OPENBLAS_NUM_THREADS=str(args.threads))
+    if peer_blas:
+        sgemm_env["LD_LIBRARY_PATH"] = peer_blas + os.pathsep + peer_env.get("LD_LIBRARY_PATH", "")
+    common = ["--iters", str(args.iters), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    wanted = args.rows.split(",")
+
+    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
+              "machine": machine(), "threads": args.threads, "iters": args.iters, "warmup": args.warmup,
+              "rounds": args.rounds, "rows": []}
+    for row, title in ROWS:
+        if row not in wanted:
+            continue
+        ours, peers = [], {"default": [], "passive": []}
+        for r in range(args.rounds):
+            peer_cmd = [args.python, os.path.join(ROOT, "bench", "torch_peer.py"), row] + common
+            base_env = sgemm_env if row == "sgemm1024" else peer_env
+            order = [("ours", [args.bin, row] + common, ours_env),
+                     ("default", peer_cmd, base_env),
+                     ("passive", peer_cmd, dict(base_env, OMP_WAIT_POLICY="PASSIVE"))]
+            if r % 2:
+                order.reverse()
+            for side, cmd, env in order:
+                (ours if side == "ours" else peers[side]).append(run_json(cmd, env))
+            print(f"  {row}: round {r + 1}/{args.rounds} done", file=sys.stderr)
+        flops = ours[0].get("flops", 0)
+        o = summarize(ours, flops)
+        variants = {name: summarize(runs, flops) for name, runs in peers.items()}
+        best = min(variants, key=lambda name: variants[name]["median_ms"])
+        p = dict(variants[best], omp_wait_policy=best)
+        per_round = [round(statistics.median(a["ms"]) / statistics.median(b["ms"]), 3) for a, b in zip(ours, peers[best])]
+        report["rows"].append({"row": row, "title": title, "cxrlab": o, "pytorch": p,
+                               "pytorch_variants": variants,
+                               "ratio": round(o["median_ms"] / p["median_ms"], 3), "round_ratios": per_round})
+    for row, title, why in PENDING:
+        report["rows"].append({"row": row, "title": title, "status": why})
+    report["machine"]["load average after"] = os.getloadavg()
+
+    # ---- the table ----
+    head = f"{'row':<40} {'cxrlab median':>16} {'PyTorch median':>16} {'ratio':>7}  {'round ratios':<22} {'peak RSS cxrlab / PyTorch (start)':<36}"
+    print(head)
+    print("-" * len(head))
+    for r in report["rows"]:
+        if "status" in r:
+            print(f"{r['title']:<40} {r['status']}")
+            continue
+        o, p = r["cxrlab"], r["pytorch"]
+        def cell(s):
+            return f"{s['median_ms']:.1f} ms" + (f" {s['gflops']:.0f}GF/s" if "gflops" in s else "")
+        rss = f"{o['peak_rss_mib']:.0f} ({o['rss_start_mib']:.0f}) / {p['peak_rss_mib']:.0f} ({p['rss_start_mib']:.0f}) MiB"
+        print(f"{r['title']:<40} {cell(o):>16} {cell(p):>16} {r['ratio']:>7.3f}  {str(r['round_ratios']):<22} {rss}")
+        others = ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in r["pytorch_variants"].items())
+        print(f"{'':<40} PyTorch OpenMP wait policy used: {p['omp_wait_policy']} ({others})")
+    first = next((r for r in report["rows"] if "pytorch" in r), None)
+    if first:
+        print(f"\ncxrlab: {first['cxrlab'].get('kernels')} kernels, {first['cxrlab'].get('isa')}, "
+              f"{args.threads} threads. PyTorch {first['pytorch']['impl']}, {args.threads} threads")
+        for r in report["rows"]:
+            if "pytorch" in r:
+                print(f"  PyTorch BLAS in {r['row']}: {r['pytorch'].get('blas')}")
+    print(f"machine: {report['machine'].get('Model name', '?')}, {report['machine'].get('cpus')} CPUs, "
+          f"load average before {report['machine'].get('load average')}, after {report['machine']['load average after']}")
+    sgemm = next((r for r in report["rows"] if r["row"] == "sgemm1024" and "pytorch" in r), None)
+    if sgemm and "openblas" not in sgemm["pytorch"].get("blas", "").lower():
+        print("warning: the peer uses the reference BLAS, so its SGEMM is not a meaningful target; "
+              "run `make peer-openblas` first", file=sys.stderr)
+
+    os.makedirs(args.out, exist_ok=True)
+    name = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + report["commit"] + ".json"
+    path = os.path.join(args.out, name)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    print(f"written: {os.path.relpath(path, ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

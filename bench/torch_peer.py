@@ -1,0 +1,120 @@
+"""torch_peer.py — PyTorch's side of `make bench-compare` (bench/compare.py): the same rows as
+bench/compare.cpp, with the same sizes and thread count, printing the same JSON object.
+
+  /usr/bin/python3 bench/torch_peer.py ROW [--iters N] [--warmup W] [--threads T]
+
+ROW: sgemm1024 | resnet_train | resnet_infer (definitions in bench/compare.cpp). The ResNet is
+resnet256_6_2_1 as nn/models/resnet.cpp builds it (conv1/bn1/relu, six layers of two BasicBlocks,
+the first with a stride-2 conv1x1+BN downsample, AvgPool2d(2), flatten, fc1 768 -> 14), written
+out here so the peer does not depend on any other file. The JSON also names the BLAS library
+PyTorch has loaded (from /proc/self/maps): PyTorch's float matmul goes to BLAS, its convolutions to
+oneDNN.
+"""
+import argparse
+import json
+import os
+import resource
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inplanes, planes, stride, downsample):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if downsample:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + identity)
+
+
+class ResNet256(nn.Module):
+    def __init__(self, classes=14):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        layers, inplanes = [], 8
+        for planes in [8, 16, 32, 64, 128, 192]:
+            layers.append(nn.Sequential(BasicBlock(inplanes, planes, 2, True), BasicBlock(planes, planes, 1, False)))
+            inplanes = planes
+        self.layers = nn.Sequential(*layers)
+        self.fc1 = nn.Linear(768, classes)
+
+    def forward(self, x):
+        h = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc1(torch.flatten(F.avg_pool2d(h, 2), 1))
+
+
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def blas_library():
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    return ", ".join(sorted(os.path.basename(p) + " (" + os.path.dirname(p) + ")" for p in libs)) or "none loaded"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("row", choices=["sgemm1024", "resnet_train", "resnet_infer"])
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    flops = 0.0
+    if args.row == "sgemm1024":
+        a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        flops = 2.0 * 1024**3
+
+        def step():
+            torch.mm(a, b)
+    else:
+        model = ResNet256()
+        x = torch.randn(8, 1, 256, 256)
+        y = torch.randint(0, 14, (8,))
+        if args.row == "resnet_train":
+            model.train()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+            def step():
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+        else:
+            model.eval()
+
+            def step():
+                with torch.no_grad():
+                    model(x)
+
+    for _ in range(args.warmup):
+        step()
+    rss_start = rss_mib()
+    ms = []
+    for _ in range(args.iters):
+        t0 = time.perf_counter()
+        step()
+        ms.append((time.perf_counter() - t0) * 1e3)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"row": args.row, "impl": "pytorch " + torch.__version__, "threads": torch.get_num_threads(),
+                      "blas": blas_library(), "flops": flops, "rss_start_mib": round(rss_start, 1),
+                      "peak_rss_mib": round(peak, 1), "ms": [round(t, 3) for t in ms]}))
+
+
+if __name__ == "__main__":
+    main()

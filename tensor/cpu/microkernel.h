@@ -1,0 +1,41 @@
+// microkernel.h — the innermost loop of the packed GEMM (gemm.h): one MR x NR tile of C from a
+// packed MR-row panel of A and a packed NR-column panel of B,
+//   c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + sum_{k < kc} a[k*MR + i] * b[k*NR + j].
+// The sum is accumulated in registers in k order, then added to c once, so an element's result
+// does not depend on which tile, thread or call computed it (tests/test_cpu_gemm.cpp checks).
+// One kernel per instruction set, chosen at run time (runtime.h):
+//   float:  AVX-512 MR x 32 (MR = 8 or 12), AVX2+FMA 6 x 16, generic 4 x 16
+//   double: AVX-512 MR x 16 (MR = 8 or 12), AVX2+FMA 6 x 8,  generic 4 x 8
+// Why these shapes: a tile keeps MR*NR/W accumulators (W lanes per vector) plus NR/W loads of B
+// and one broadcast of A in registers: 24 + 2 + 1 of the 32 zmm at 12 x 32, 12 + 2 + 1 of the 16
+// ymm at 6 x 16. Per k step that is MR*NR/W FMAs for NR/W + MR loads: enough independent FMAs to
+// cover their 4-cycle latency on both FMA pipes, and loads well under the two load ports.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/cpu/runtime.h"
+
+namespace cxr::cpu {
+
+template <typename T>
+using MicroKernelFn = void(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumulate);
+
+template <typename T>
+struct MicroKernel {
+  int mr = 0, nr = 0;
+  MicroKernelFn<T>* fn = nullptr;
+  const char* name = "";
+};
+
+// The kernels for `isa` (the best one first): the GEMM driver picks, per call, the MR that wastes
+// the fewest padded rows of A. Always at least one.
+struct MicroKernelSet {
+  const MicroKernel<float>* f32;
+  int f32_count;
+  const MicroKernel<double>* f64;
+  int f64_count;
+};
+MicroKernelSet micro_kernels(Isa isa);
+
+}  // namespace cxr::cpu

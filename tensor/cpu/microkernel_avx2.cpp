@@ -1,0 +1,61 @@
+// microkernel_avx2.cpp — the GEMM tile kernels for AVX2 + FMA (microkernel.h), compiled for that
+// instruction set by the target pragma below and only ever called when the CPU reports it.
+#include <immintrin.h>
+
+#include "tensor/cpu/microkernel.h"
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+namespace cxr::cpu {
+namespace {
+struct Avx2F32 {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const T* p) { return _mm256_load_ps(p); }
+  static V loadu(const T* p) { return _mm256_loadu_ps(p); }
+  static V bcast(const T* p) { return _mm256_broadcast_ss(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
+};
+struct Avx2F64 {
+  using T = double;
+  using V = __m256d;
+  static constexpr int W = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V load(const T* p) { return _mm256_load_pd(p); }
+  static V loadu(const T* p) { return _mm256_loadu_pd(p); }
+  static V bcast(const T* p) { return _mm256_broadcast_sd(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
+};
+}  // namespace
+}  // namespace cxr::cpu
+
+#include "tensor/cpu/microkernel_impl.h"
+
+namespace cxr::cpu {
+namespace {
+void f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool acc) {
+  tile_kernel<Avx2F32, 6, 2>(kc, a, b, c, ldc, acc);
+}
+void f64_6x8(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, bool acc) {
+  tile_kernel<Avx2F64, 6, 2>(kc, a, b, c, ldc, acc);
+}
+}  // namespace
+}  // namespace cxr::cpu
+#pragma GCC pop_options
+
+namespace cxr::cpu {
+MicroKernelSet micro_kernels_avx2() {
+  static const MicroKernel<float> f32[] = {{6, 16, f32_6x16, "avx2 6x16"}};
+  static const MicroKernel<double> f64[] = {{6, 8, f64_6x8, "avx2 6x8"}};
+  return {f32, 1, f64, 1};
+}
+}  // namespace cxr::cpu
+#endif

@@ -1,0 +1,23 @@
+// vec_avx512.cpp — vec_impl.h compiled for AVX-512F (called only when the CPU reports it).
+// Every header is included before the target pragma, so no inline function of a shared header is
+// compiled for this instruction set (and then possibly chosen by the linker for every caller).
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "tensor/cpu/vec.h"
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+#include "tensor/cpu/vec_impl.h"
+namespace cxr::cpu {
+namespace {
+const VecKernels kAvx512{make_vec_ops<float>(), make_vec_ops<double>()};
+}
+}  // namespace cxr::cpu
+#pragma GCC pop_options
+namespace cxr::cpu {
+const VecKernels& vec_kernels_avx512() { return kAvx512; }
+}  // namespace cxr::cpu
+#endif
