@@ -1,6 +1,6 @@
 // embed_text.cpp — `cxr embed-text --checkpoint C --vocab V [--sentences] REPORT...`: the pooled BERT
 // embedding tanh(W·h_[CLS] + b) of each report (METHODS.md §4: [CLS] + tokens[:318] + [SEP], eval
-// mode), and with --sentences of each sentence (text/corpus.h split_sentences) encoded on its own,
+// mode), and with --sentences of each sentence (text/corpus.h split_embedding_sentences) encoded on its own,
 // as JSON lines on stdout:
 //   {"id": ..., "tokens": n, "truncated": false, "embedding": [...], "sentences": [{"text": ..., "embedding": [...]}]}
 // C is a safetensors checkpoint with HF names (a BertModel's or a BertForMaskedLM's) or the
@@ -77,7 +77,7 @@ void run_embed(const EmbedArgs& a) {
     j["embedding"] = e;
     if (a.sentences) {
       j["sentences"] = nlohmann::json::array();
-      for (const auto& s : text::split_sentences(d.text))
+      for (const auto& s : text::split_embedding_sentences(d.text))
         j["sentences"].push_back({{"text", s}, {"embedding", embed(model, tok, s, max_seq_length)}});
     }
     std::cout << j.dump() << '\n';

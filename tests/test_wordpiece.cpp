@@ -83,7 +83,7 @@ TEST_CASE("wordpiece: Unicode and edge cases match the Python reference") {
 
 TEST_CASE("wordpiece: every IU report tokenizes exactly as the Python reference") {
   if (!std::filesystem::exists(kIuCsv)) {
-    MESSAGE("SKIPPED: ", kIuCsv, " not found (the IU reports live in ../shared/data, not in the repository)");
+    skip_test(kIuCsv + " not found (the IU reports live in ../shared/data, not in the repository)");
     return;
   }
   const auto& g = golden("wordpiece_iu");
@@ -200,7 +200,7 @@ TEST_CASE("vocab trainer: merges by pair count, deterministic, covers its corpus
 
 TEST_CASE("vocab trainer: reproduces the committed IU vocabularies") {
   if (!std::filesystem::exists(kIuCsv)) {
-    MESSAGE("SKIPPED: ", kIuCsv, " not found");
+    skip_test(kIuCsv + " not found");
     return;
   }
   std::vector<std::string> texts;
@@ -234,7 +234,7 @@ TEST_CASE("corpus: CSV quoting, plain text, sentences") {
   CHECK_THROWS_WITH_AS(read_corpus({csv}, {.csv_columns = {"nope"}}), doctest::Contains("no column 'nope'"), Error);
   std::filesystem::remove(csv);
   std::filesystem::remove(txt);
-  CHECK(split_sentences("1. Bullous emphysema. 2. Probably scarring, e.g. left apex.There is more!\nNew line") ==
+  CHECK(split_embedding_sentences("1. Bullous emphysema. 2. Probably scarring, e.g. left apex.There is more!\nNew line") ==
         std::vector<std::string>{"1. Bullous emphysema.", "2. Probably scarring, e.g.", "left apex.There is more!",
                                  "New line"});
 }

@@ -68,7 +68,7 @@ std::vector<Document> read_corpus(const std::vector<std::string>& paths, const C
   return docs;
 }
 
-std::vector<std::string> split_sentences(const std::string& text) {
+std::vector<std::string> split_embedding_sentences(const std::string& text) {
   std::vector<std::string> out;
   std::string cur;
   auto trim_push = [&] {

@@ -27,9 +27,9 @@ std::vector<Document> read_corpus(const std::vector<std::string>& paths, const C
 // The IU report text used throughout: findings and impression, the non-empty ones joined by "\n".
 std::string join_fields(const std::vector<std::string>& values);
 
-// Rule-based sentence split for `cxr embed-text --sentences`: a sentence ends at '.', '!' or '?'
+// Sentence split for `cxr embed-text --sentences` (not the labelers' reference split of report.h): a sentence ends at '.', '!' or '?'
 // followed by whitespace or the end, and at newlines; a number followed by '.' at the start of a
 // sentence ("1. ") is kept with what follows. Pieces are trimmed; empty ones dropped.
-std::vector<std::string> split_sentences(const std::string& text);
+std::vector<std::string> split_embedding_sentences(const std::string& text);
 
 }  // namespace cxr::text

@@ -129,7 +129,7 @@ bool is_python_split_space(char32_t cp) { return cp == ' ' || cp == 0x2028 || cp
 
 bool is_nonspacing_mark(char32_t cp) { return category_class(cp) == 'M'; }
 
-std::u32string to_lower(std::u32string_view text) {
+std::u32string unicode_lower(std::u32string_view text) {
   std::u32string out;
   out.reserve(text.size());
   for (char32_t cp : text) {

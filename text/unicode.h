@@ -31,7 +31,7 @@ bool is_nonspacing_mark(char32_t cp);  // category Mn
 
 // Python's str.lower(), per character (one-to-one except U+0130 -> "i\u0307"). Not implemented:
 // the context-dependent final sigma (a capital sigma ending a word lowers to U+03C2 in Python).
-std::u32string to_lower(std::u32string_view text);
+std::u32string unicode_lower(std::u32string_view text);
 // unicodedata.normalize("NFD", text) with category-Mn characters removed (BERT's
 // _run_strip_accents). The canonical reordering of NFD is not applied: it only permutes combining
 // marks, which are removed here, except 25 spacing marks (Mc) with a combining class.

@@ -106,7 +106,7 @@ std::vector<std::string> basic_tokenize(std::string_view text, const BasicTokeni
   }
   std::vector<std::u32string> split;
   for (auto& token : split_spaces(cleaned)) {
-    if (options.do_lower_case) token = strip_accents(to_lower(token));
+    if (options.do_lower_case) token = strip_accents(unicode_lower(token));
     split_on_punctuation(token, split);
   }
   // whitespace_tokenize(" ".join(split_tokens)): drops empty pieces (accent stripping can empty a

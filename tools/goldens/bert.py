@@ -10,19 +10,21 @@ tools/bert_reference.py, for a tiny configuration (tests/goldens/bert_tiny_confi
                                            every parameter's gradient (the tied embedding gets both paths)
 Also writes tests/goldens/bert_checkpoint_hf.safetensors: the same weights as a HuggingFace-style
 BertForPreTraining state dict as PyTorch's state_dict() names it (decoder weight duplicated, old-style
-LayerNorm gamma/beta, an NSP head and a position_ids buffer), converted to safetensors with
-common.write_safetensors (tools/convert_torch_checkpoint.py was not on main yet).
+LayerNorm gamma/beta, an NSP head and a position_ids buffer), saved with torch.save as
+pytorch_model.bin and converted by tools/convert_torch_checkpoint.py, as a real ClinicalBERT or
+SciBERT checkpoint would be.
 """
 import json
 import os
 import sys
+import tempfile
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from bert_reference import BertForMaskedLM, Config, randomize  # noqa: E402
-from common import write_safetensors  # noqa: E402
+from convert_torch_checkpoint import convert  # noqa: E402
 
 GOLDENS = os.path.join(HERE, "..", "..", "tests", "goldens")
 
@@ -84,5 +86,7 @@ def build(g):
     sd["cls.seq_relationship.weight"] = torch.randn(2, c.hidden_size, generator=g.gen)
     sd["cls.seq_relationship.bias"] = torch.randn(2, generator=g.gen)
     sd["bert.embeddings.position_ids"] = torch.arange(c.max_position_embeddings)[None]
-    path = os.path.join(GOLDENS, "bert_checkpoint_hf.safetensors")
-    write_safetensors(path, sd, {"format": "pt", "generator": "tools/goldens/bert.py"})
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "pytorch_model.bin")
+        torch.save(sd, src)
+        convert(src, os.path.join(GOLDENS, "bert_checkpoint_hf.safetensors"))
