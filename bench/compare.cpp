@@ -3,7 +3,7 @@
 //   cxr_bench_compare ROW [--iters N] [--warmup W] [--threads T]
 // ROW: sgemm1024 | resnet_train | resnet_infer. Prints one JSON object: the row, the per-iteration
 // wall times (ms, after warm-up), the RSS before the first iteration and the process's peak RSS
-// (MiB, getrusage), the peak bytes held by tensors during the timed iterations and how many
+// (MiB, getrusage), the CPU time per iteration of all threads together, the peak bytes held by tensors during the timed iterations and how many
 // large blocks per iteration the caching allocator had to get from the system (0 in a steady
 // state), threads, instruction set and kernel set.
 //   sgemm1024:    C = A B, 1024^3 float32 (2.147 GFLOP per iteration)
@@ -11,6 +11,8 @@
 //                 mode), cross-entropy, backward, Adam step (lr 1e-3)
 //   resnet_infer: the same model in eval mode under no_grad, forward only
 #include <sys/resource.h>
+
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -38,6 +40,11 @@ double rss_mib() {  // current resident set, from /proc/self/statm (pages)
   long size = 0, resident = 0;
   f >> size >> resident;
   return double(resident) * 4096.0 / (1024.0 * 1024.0);
+}
+double process_cpu_ms() {  // CPU time of all threads of the process
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) * 1e-6;
 }
 double peak_rss_mib() {
   rusage u{};
@@ -105,18 +112,20 @@ int main(int argc, char** argv) {
   const cpu::AllocatorStats before = cpu::allocator_stats();
   cpu::reset_peak_stats();
   std::vector<double> ms;
+  const double cpu0 = process_cpu_ms();
   for (int i = 0; i < iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  const double cpu_ms = (process_cpu_ms() - cpu0) / std::max(iters, 1);
   const cpu::AllocatorStats after = cpu::allocator_stats();
   std::printf("{\"row\": \"%s\", \"impl\": \"cxrlab\", \"threads\": %d, \"isa\": \"%s\", \"kernels\": \"%s\", "
               "\"flops\": %.0f, \"rss_start_mib\": %.1f, \"peak_rss_mib\": %.1f, \"tensor_peak_mib\": %.1f, "
-              "\"cache_misses_per_iter\": %.2f, \"ms\": [",
+              "\"cache_misses_per_iter\": %.2f, \"cpu_ms_per_iter\": %.2f, \"ms\": [",
               row.c_str(), cpu::num_threads(), cpu::isa_name(cpu::cpu_isa()), cpu_kernels_name(cpu_kernels()), flops,
               rss_before, peak_rss_mib(), double(after.peak_in_use_bytes) / (1 << 20),
-              double(after.system_allocations - before.system_allocations) / std::max(iters, 1));
+              double(after.system_allocations - before.system_allocations) / std::max(iters, 1), cpu_ms);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

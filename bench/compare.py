@@ -8,8 +8,10 @@ Each row runs `rounds` times per side, each time in a fresh process (so peak RSS
 alternating which side goes first; every process does `warmup` untimed iterations and then `iters`
 timed ones. Reported per side: the median over all timed iterations, the spread of the per-round
 medians, and the peak RSS (the largest of the rounds; getrusage ru_maxrss) plus the RSS before the
-first timed iteration (a Python process starts with the interpreter and PyTorch loaded). The ratio
-is cxrlab's median time over PyTorch's: below 1 means cxrlab is faster.
+first timed iteration (a Python process starts with the interpreter and PyTorch loaded), and the
+CPU time per iteration of all the process's threads (less sensitive to the machine's load than the
+wall time; a spinning wait counts as CPU time). The ratio is cxrlab's median wall time over
+PyTorch's: below 1 means cxrlab is faster.
 
 The machine is shared, so absolute times drift with the load; only the ratios of one run mean much,
 and the per-round ratios show how much they moved. PyTorch runs in two configurations per round:
@@ -86,6 +88,7 @@ def summarize(results, flops):
     out = {"median_ms": round(med, 3), "round_medians_ms": [round(m, 3) for m in round_medians],
            "min_ms": round(min(all_ms), 3), "iterations": len(all_ms),
            "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
+           "cpu_ms_per_iter": round(statistics.median(r["cpu_ms_per_iter"] for r in results), 2),
            "rss_start_mib": statistics.median(r["rss_start_mib"] for r in results)}
     if flops:
         out["gflops"] = round(flops / (med * 1e-3) / 1e9, 1)
@@ -167,7 +170,9 @@ def main():
         rss = f"{o['peak_rss_mib']:.0f} ({o['rss_start_mib']:.0f}) / {p['peak_rss_mib']:.0f} ({p['rss_start_mib']:.0f}) MiB"
         print(f"{r['title']:<40} {cell(o):>16} {cell(p):>16} {r['ratio']:>7.3f}  {str(r['round_ratios']):<22} {rss}")
         others = ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in r["pytorch_variants"].items())
-        print(f"{'':<40} PyTorch OpenMP wait policy used: {p['omp_wait_policy']} ({others})")
+        print(f"{'':<40} PyTorch OpenMP wait policy used: {p['omp_wait_policy']} ({others}); "
+              f"CPU time per iteration, all threads: cxrlab {o['cpu_ms_per_iter']:.1f} ms, PyTorch "
+              + ", ".join(f"{k} {v['cpu_ms_per_iter']:.1f} ms" for k, v in r["pytorch_variants"].items()))
     first = next((r for r in report["rows"] if "pytorch" in r), None)
     if first:
         print(f"\ncxrlab: {first['cxrlab'].get('kernels')} kernels, {first['cxrlab'].get('isa')}, "

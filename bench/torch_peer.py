@@ -106,14 +106,17 @@ def main():
         step()
     rss_start = rss_mib()
     ms = []
+    cpu0 = time.process_time()
     for _ in range(args.iters):
         t0 = time.perf_counter()
         step()
         ms.append((time.perf_counter() - t0) * 1e3)
+    cpu_ms = (time.process_time() - cpu0) * 1e3 / max(args.iters, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({"row": args.row, "impl": "pytorch " + torch.__version__, "threads": torch.get_num_threads(),
                       "blas": blas_library(), "flops": flops, "rss_start_mib": round(rss_start, 1),
-                      "peak_rss_mib": round(peak, 1), "ms": [round(t, 3) for t in ms]}))
+                      "peak_rss_mib": round(peak, 1), "cpu_ms_per_iter": round(cpu_ms, 2),
+                      "ms": [round(t, 3) for t in ms]}))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,6 @@ struct VecOps {
   void (*grad_lanes)(const T* g, const T* x, int64_t n, double mean, double* acc_g, double* acc_gx);
   // y = a x + b
   void (*affine)(const T* x, T* y, int64_t n, T a, T b);
-  // y = max(a x + b, 0): batch norm followed by ReLU in one pass
-  void (*affine_relu)(const T* x, T* y, int64_t n, T a, T b);
   // y = a g + b x + c
   void (*affine2)(const T* g, const T* x, T* y, int64_t n, T a, T b, T c);
   // acc[i] += x[i] (double accumulators, one per element: column sums of a matrix)

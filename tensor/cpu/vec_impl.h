@@ -145,14 +145,6 @@ void affine_impl(const T* x, T* y, int64_t n, T a, T b) {
 }
 
 template <typename T>
-void affine_relu_impl(const T* x, T* y, int64_t n, T a, T b) {
-  for (int64_t i = 0; i < n; ++i) {
-    const T v = a * x[i] + b;
-    y[i] = v > 0 ? v : T(0);
-  }
-}
-
-template <typename T>
 void affine2_impl(const T* g, const T* x, T* y, int64_t n, T a, T b, T c) {
   for (int64_t i = 0; i < n; ++i) y[i] = a * g[i] + b * x[i] + c;
 }
@@ -276,10 +268,26 @@ void gather_impl(const T* __restrict s, int64_t stride, T* __restrict d, int64_t
 
 template <typename T>
 VecOps<T> make_vec_ops() {
-  return {unary_impl<T>,      binary_impl<T>,       compare_impl<T>,        sum_lanes_impl<T>,   sqdev_lanes_impl<T>,
-          grad_lanes_impl<T>, affine_impl<T>,       affine_relu_impl<T>,    affine2_impl<T>,     accumulate_impl<T>,
-          ln_forward_impl<T>, ln_grad_lanes_impl<T>, ln_backward_impl<T>,   ln_param_grads_impl<T>, row_max_impl<T>,
-          exp_shifted_impl<T>, scale_impl<T>,       shift2_impl<T>,         gather_impl<T>};
+  VecOps<T> v{};
+  v.unary = unary_impl<T>;
+  v.binary = binary_impl<T>;
+  v.compare = compare_impl<T>;
+  v.sum_lanes = sum_lanes_impl<T>;
+  v.sqdev_lanes = sqdev_lanes_impl<T>;
+  v.grad_lanes = grad_lanes_impl<T>;
+  v.affine = affine_impl<T>;
+  v.affine2 = affine2_impl<T>;
+  v.accumulate = accumulate_impl<T>;
+  v.ln_forward = ln_forward_impl<T>;
+  v.ln_grad_lanes = ln_grad_lanes_impl<T>;
+  v.ln_backward = ln_backward_impl<T>;
+  v.ln_param_grads = ln_param_grads_impl<T>;
+  v.row_max = row_max_impl<T>;
+  v.exp_shifted = exp_shifted_impl<T>;
+  v.scale = scale_impl<T>;
+  v.shift2 = shift2_impl<T>;
+  v.gather = gather_impl<T>;
+  return v;
 }
 
 }  // namespace
