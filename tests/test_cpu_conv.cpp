@@ -30,6 +30,10 @@ const ConvCase kCases[] = {
     {"large image: several pixel groups", 1, 2, 70, 70, 3, 3, 3, {1, 1, 1}},
     {"many small images per group", 25, 2, 20, 20, 3, 3, 3, {1, 1, 1}},
     {"wide channels, tiny image", 2, 20, 4, 4, 24, 3, 3, {1, 1, 1}},
+    // backward weight's row-dot path: stride 1, 3-wide rows, >= 1024 pixels, O a multiple of 8
+    {"row-dot: 16 channels", 2, 16, 40, 37, 16, 3, 3, {1, 1, 1}},
+    {"row-dot: no padding, one image", 1, 4, 40, 40, 8, 3, 3, {1, 0, 1}},
+    {"row-dot: 5x3 kernel, odd padding", 3, 2, 36, 33, 8, 5, 3, {1, Size2(2, 1), 1}},
 };
 
 // The rounding bound of a float sum of K products (any order), doubled for margin; `abs_result`

@@ -272,6 +272,8 @@ const T* weight_matrix(const Tensor& w, int slot) {
 
 // Below this many output pixels per image, every image's pixels become columns of one GEMM.
 constexpr int64_t kMinPixelsPerImageGemm = 256;
+// From this many output pixels per image (and few channels), backward weight uses the row-dot kernel.
+constexpr int64_t kRowDotMinPixels = 1024;
 
 // out (N, O, HO, WO) contiguous = conv(x, Wm) (+ bias): the forward of this file's header.
 template <typename T>
@@ -376,6 +378,56 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
     Tensor gc = g_t.is_contiguous() ? g_t : g_t.contiguous();
     const T* gp = gc.data<T>();
     const Image4<const T*> xi = image_of<const T>(x);
+    T* out = gw.data<T>();
+    // Few channels, stride 1, 3-wide kernel rows, large images: the row-dot kernel of
+    // microkernel.h on a zero-padded copy of each image. Here the packed GEMM below would spend most
+    // of its time transposing X (its pixels are the reduction dim) for 8 to 32 FMAs per element;
+    // the row-dot reads g and the input rows as they lie. Images are the groups, summed in order.
+    const MicroKernelSet mk = micro_kernels(cpu_isa());
+    const RowDotKernel<T> rd = [&] {
+      if constexpr (sizeof(T) == 4) return mk.row_dot_f32;
+      else return mk.row_dot_f64;
+    }();
+    if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.KW == 3 && O % rd.ob == 0 && O <= 32 && g.C <= 32 &&
+        P >= kRowDotMinPixels) {
+      const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, C = g.C, KH = g.KH;
+      auto image = [&](int64_t n, T* partial) {
+        std::fill(partial, partial + O * CKK, T(0));
+        T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * Hp * Wp));
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t ih = 0; ih < Hp; ++ih) {
+            T* row = xp + (c * Hp + ih) * Wp;
+            const int64_t src_h = ih - g.ph;
+            if (src_h < 0 || src_h >= g.H) {
+              std::fill(row, row + Wp, T(0));
+              continue;
+            }
+            std::fill(row, row + g.pw, T(0));
+            std::fill(row + g.pw + g.W, row + Wp, T(0));
+            const T* src = xi.p + n * xi.sn + c * xi.sc + src_h * xi.sh;
+            for (int64_t iw = 0; iw < g.W; ++iw) row[g.pw + iw] = src[iw * xi.sw];
+          }
+        for (int64_t o0 = 0; o0 < O; o0 += rd.ob)
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              rd.fn(g.HO, g.WO, gp + (n * O + o0) * P, P, g.WO, xp + (c * Hp + kh) * Wp, Wp,
+                    partial + o0 * CKK + (c * KH + kh) * 3, CKK);
+      };
+      if (N == 1) {
+        image(0, out);
+        return;
+      }
+      std::vector<T> partials(size_t(N * O * CKK));
+      parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) image(n, partials.data() + n * O * CKK);
+      });
+      std::memcpy(out, partials.data(), sizeof(T) * O * CKK);
+      for (int64_t n = 1; n < N; ++n) {
+        const T* src = partials.data() + n * O * CKK;
+        for (int64_t e = 0; e < O * CKK; ++e) out[e] += src[e];
+      }
+      return;
+    }
     // Pixel groups: chunks of kGroup pixels of one image, or runs of whole images when P is
     // smaller. Group i covers columns [start(i), start(i+1)) of the N*P columns.
     constexpr int64_t kGroup = 4096;
@@ -395,7 +447,6 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
       gemm_packed<T>(O, CKK, j1 - j0, PackImageRowsA<T>{gp, O * P, P, P, j0}, PackIm2colT<T>{xi, &g, j0}, partial, CKK,
                      false);
     };
-    T* out = gw.data<T>();
     if (groups == 1) {
       group_product(0, out);
       return;

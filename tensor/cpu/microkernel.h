@@ -28,6 +28,22 @@ struct MicroKernel {
   const char* name = "";
 };
 
+// The backward-weight row-dot kernel of conv.cpp (stride-1 convolutions with few channels): for
+// OB output channels o and the 3 taps t of a kernel row,
+//   out[o * os + t] += sum_{r < rows} sum_{p < n} g[o * gs + r * gr + p] * x[r * xr + p + t]
+// (g: rows of the upstream gradient; x: rows of the zero-padded input, shifted by the tap). The
+// sums run along the pixels in W-lane vectors, rows and pixels in order, the W lanes then added
+// 0..W-1, then the pixels past the last full vector: no packing and no transpose, and an order that
+// depends only on the shape.
+template <typename T>
+using RowDotFn = void(int64_t rows, int64_t n, const T* g, int64_t gs, int64_t gr, const T* x, int64_t xr, T* out,
+                      int64_t os);
+template <typename T>
+struct RowDotKernel {
+  int ob = 0;  // output channels per call
+  RowDotFn<T>* fn = nullptr;
+};
+
 // The kernels for `isa` (the best one first): the GEMM driver picks, per call, the MR that wastes
 // the fewest padded rows of A. Always at least one.
 struct MicroKernelSet {
@@ -35,6 +51,8 @@ struct MicroKernelSet {
   int f32_count;
   const MicroKernel<double>* f64;
   int f64_count;
+  RowDotKernel<float> row_dot_f32;
+  RowDotKernel<double> row_dot_f64;
 };
 MicroKernelSet micro_kernels(Isa isa);
 

@@ -47,6 +47,14 @@ void f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
 void f64_6x8(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, bool acc) {
   tile_kernel<Avx2F64, 6, 2>(kc, a, b, c, ldc, acc);
 }
+void row_dot_f32(int64_t rows, int64_t n, const float* g, int64_t gs, int64_t gr, const float* x, int64_t xr,
+                 float* out, int64_t os) {
+  row_dot3<Avx2F32, 4>(rows, n, g, gs, gr, x, xr, out, os);
+}
+void row_dot_f64(int64_t rows, int64_t n, const double* g, int64_t gs, int64_t gr, const double* x, int64_t xr,
+                 double* out, int64_t os) {
+  row_dot3<Avx2F64, 4>(rows, n, g, gs, gr, x, xr, out, os);
+}
 }  // namespace
 }  // namespace cxr::cpu
 #pragma GCC pop_options
@@ -55,7 +63,7 @@ namespace cxr::cpu {
 MicroKernelSet micro_kernels_avx2() {
   static const MicroKernel<float> f32[] = {{6, 16, f32_6x16, "avx2 6x16"}};
   static const MicroKernel<double> f64[] = {{6, 8, f64_6x8, "avx2 6x8"}};
-  return {f32, 1, f64, 1};
+  return {f32, 1, f64, 1, {4, row_dot_f32}, {4, row_dot_f64}};
 }
 }  // namespace cxr::cpu
 #endif

@@ -51,5 +51,45 @@ void tile_kernel(int64_t kc, const typename S::T* a, const typename S::T* b, typ
     }
 }
 
+// The row-dot kernel of microkernel.h: OB x 3 vector accumulators (24 + 3 + 1 zmm at OB = 8).
+template <class S, int OB>
+void row_dot3(int64_t rows, int64_t n, const typename S::T* g, int64_t gs, int64_t gr, const typename S::T* x,
+              int64_t xr, typename S::T* out, int64_t os) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[OB][3];
+#pragma GCC unroll 16
+  for (int o = 0; o < OB; ++o)
+    for (int t = 0; t < 3; ++t) acc[o][t] = S::zero();
+  T tail[OB][3] = {};
+  const int64_t nv = n / W * W;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* gp = g + r * gr;
+    const T* xp = x + r * xr;
+    for (int64_t p = 0; p < nv; p += W) {
+      const V x0 = S::loadu(xp + p), x1 = S::loadu(xp + p + 1), x2 = S::loadu(xp + p + 2);
+#pragma GCC unroll 16
+      for (int o = 0; o < OB; ++o) {
+        const V gv = S::loadu(gp + o * gs + p);
+        acc[o][0] = S::fma(gv, x0, acc[o][0]);
+        acc[o][1] = S::fma(gv, x1, acc[o][1]);
+        acc[o][2] = S::fma(gv, x2, acc[o][2]);
+      }
+    }
+    for (int64_t p = nv; p < n; ++p)
+      for (int o = 0; o < OB; ++o)
+        for (int t = 0; t < 3; ++t) tail[o][t] += gp[o * gs + p] * xp[p + t];
+  }
+  for (int o = 0; o < OB; ++o)
+    for (int t = 0; t < 3; ++t) {
+      T lanes[W];
+      S::storeu(lanes, acc[o][t]);
+      T sum = 0;
+      for (int l = 0; l < W; ++l) sum += lanes[l];
+      out[o * os + t] += sum + tail[o][t];
+    }
+}
+
 }  // namespace
 }  // namespace cxr::cpu
