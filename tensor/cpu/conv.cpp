@@ -270,15 +270,79 @@ const T* weight_matrix(const Tensor& w, int slot) {
   return m - O * C * KH * KW;
 }
 
-// Below this many output pixels per image, every image's pixels become columns of one GEMM.
-constexpr int64_t kMinPixelsPerImageGemm = 256;
-// From this many output pixels per image (and few channels), backward weight uses the row-dot kernel.
-constexpr int64_t kRowDotMinPixels = 1024;
 
 // out (N, O, HO, WO) contiguous = conv(x, Wm) (+ bias): the forward of this file's header.
+// Copies image n of x into xp (C x Hp x Wp) with `pad` zeros above/below and on the left, and zeros to
+// the right up to Wp (at least the padding: the direct kernel reads whole vectors past a row's end).
+template <typename T>
+void zero_padded_image(const Image4<const T*>& x, int64_t n, int64_t C, int64_t H, int64_t W, int64_t ph,
+                       int64_t pw, int64_t Hp, int64_t Wp, T* xp) {
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t ih = 0; ih < Hp; ++ih) {
+      T* row = xp + (c * Hp + ih) * Wp;
+      const int64_t src_h = ih - ph;
+      if (src_h < 0 || src_h >= H) {
+        std::fill(row, row + Wp, T(0));
+        continue;
+      }
+      std::fill(row, row + pw, T(0));
+      std::fill(row + pw + W, row + Wp, T(0));
+      const T* src = x.p + n * x.sn + c * x.sc + src_h * x.sh;
+      for (int64_t iw = 0; iw < W; ++iw) row[pw + iw] = src[iw * x.sw];
+    }
+}
+
+// Below this many output pixels per image, every image's pixels become columns of one GEMM.
+constexpr int64_t kMinPixelsPerImageGemm = 256;
+// From this many output pixels per image, a stride-1 conv with few channels and 3-wide kernel rows
+// runs the direct kernel (forward) or the row-dot kernel (backward weight) of microkernel.h.
+constexpr int64_t kSmallConvMinPixels = 1024;
+constexpr int64_t kSmallConvMaxChannels = 32;
+
+// Forward by the direct kernel (microkernel.h): for few channels the packed GEMM spends most of its
+// time packing X (each packed value feeds only O FMAs); the direct kernel reads a zero-padded copy of
+// the image as it lies and keeps OB x 32 outputs in registers over all C * KH * 3 taps.
+template <typename T>
+bool conv_forward_direct(const Image4<const T*>& x, const ConvGeom& g, const T* wm, const T* bias,
+                         int64_t bias_stride, T* out) {
+  const MicroKernelSet mk = micro_kernels(cpu_isa());
+  const DirectKernel<T> dk = [&] {
+    if constexpr (sizeof(T) == 4) return mk.direct_f32;
+    else return mk.direct_f64;
+  }();
+  const int64_t O = g.O, P = g.P(), CKK = g.CKK(), C = g.C, KH = g.KH;
+  if (!(g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.KW == 3 && O % dk.ob == 0 &&
+        O <= kSmallConvMaxChannels && C <= kSmallConvMaxChannels && P >= kSmallConvMinPixels)) {
+    return false;
+  }
+  // Weights per block of ob output channels, in the kernel's order: [c][kh][t][o].
+  std::vector<T> wk(size_t(O * CKK));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < CKK; ++k) wk[size_t((o / dk.ob) * CKK * dk.ob + k * dk.ob + o % dk.ob)] = wm[o * CKK + k];
+  const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw + dk.pixels;
+  auto image = [&](int64_t n) {
+    T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * Hp * Wp));
+    zero_padded_image(x, n, C, g.H, g.W, g.ph, g.pw, Hp, Wp, xp);
+    T* on = out + n * O * P;
+    for (int64_t oh = 0; oh < g.HO; ++oh)
+      for (int64_t ow = 0; ow < g.WO; ow += dk.pixels)
+        for (int64_t o0 = 0; o0 < O; o0 += dk.ob)
+          dk.fn(C, KH, xp + oh * Wp + ow, Hp * Wp, Wp, wk.data() + o0 * CKK, on + o0 * P + oh * g.WO + ow, P,
+                std::min<int64_t>(dk.pixels, g.WO - ow));
+    if (bias)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t p = 0; p < P; ++p) on[o * P + p] += bias[o * bias_stride];
+  };
+  parallel_for(g.N, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) image(n);
+  });
+  return true;
+}
+
 template <typename T>
 void conv_forward(const Image4<const T*>& x, const ConvGeom& g, const T* wm, const T* bias, int64_t bias_stride,
                   T* out) {
+  if (conv_forward_direct(x, g, wm, bias, bias_stride, out)) return;
   const int64_t O = g.O, P = g.P(), CKK = g.CKK();
   const PackStridedA<T> pack_w{{wm, CKK, 1}};
   auto fill_bias = [&](T* c, int64_t ldc, int64_t cols) {
@@ -388,25 +452,13 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
       if constexpr (sizeof(T) == 4) return mk.row_dot_f32;
       else return mk.row_dot_f64;
     }();
-    if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.KW == 3 && O % rd.ob == 0 && O <= 32 && g.C <= 32 &&
-        P >= kRowDotMinPixels) {
+    if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.KW == 3 && O % rd.ob == 0 &&
+        O <= kSmallConvMaxChannels && g.C <= kSmallConvMaxChannels && P >= kSmallConvMinPixels) {
       const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, C = g.C, KH = g.KH;
       auto image = [&](int64_t n, T* partial) {
         std::fill(partial, partial + O * CKK, T(0));
         T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * Hp * Wp));
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t ih = 0; ih < Hp; ++ih) {
-            T* row = xp + (c * Hp + ih) * Wp;
-            const int64_t src_h = ih - g.ph;
-            if (src_h < 0 || src_h >= g.H) {
-              std::fill(row, row + Wp, T(0));
-              continue;
-            }
-            std::fill(row, row + g.pw, T(0));
-            std::fill(row + g.pw + g.W, row + Wp, T(0));
-            const T* src = xi.p + n * xi.sn + c * xi.sc + src_h * xi.sh;
-            for (int64_t iw = 0; iw < g.W; ++iw) row[g.pw + iw] = src[iw * xi.sw];
-          }
+        zero_padded_image(xi, n, C, g.H, g.W, g.ph, g.pw, Hp, Wp, xp);
         for (int64_t o0 = 0; o0 < O; o0 += rd.ob)
           for (int64_t c = 0; c < C; ++c)
             for (int64_t kh = 0; kh < KH; ++kh)

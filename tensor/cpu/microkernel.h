@@ -44,6 +44,22 @@ struct RowDotKernel {
   RowDotFn<T>* fn = nullptr;
 };
 
+// The direct convolution kernel of conv.cpp (stride-1 convolutions with few channels, 3-wide kernel
+// rows): OB output channels o and a run of `px` output pixels of one output row,
+//   out[o * os + p] = sum_{c < C, kh < KH, t < 3} w[((c * KH + kh) * 3 + t) * OB + o] * x[c * xc + kh * xr + p + t]
+// (x: the zero-padded input at the run's first pixel, with at least `px` + 2 readable values per
+// row). The accumulators (OB x px / W vectors) stay in registers over the whole (c, kh, t) sum,
+// added in that order; px <= the kernel's `pixels`, computed in full vectors, stored up to px.
+template <typename T>
+using DirectFn = void(int64_t C, int64_t KH, const T* x, int64_t xc, int64_t xr, const T* w, T* out, int64_t os,
+                      int64_t px);
+template <typename T>
+struct DirectKernel {
+  int ob = 0;      // output channels per call
+  int pixels = 0;  // pixels per call (at most)
+  DirectFn<T>* fn = nullptr;
+};
+
 // The kernels for `isa` (the best one first): the GEMM driver picks, per call, the MR that wastes
 // the fewest padded rows of A. Always at least one.
 struct MicroKernelSet {
@@ -53,6 +69,8 @@ struct MicroKernelSet {
   int f64_count;
   RowDotKernel<float> row_dot_f32;
   RowDotKernel<double> row_dot_f64;
+  DirectKernel<float> direct_f32;
+  DirectKernel<double> direct_f64;
 };
 MicroKernelSet micro_kernels(Isa isa);
 

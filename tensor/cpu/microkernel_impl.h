@@ -91,5 +91,48 @@ void row_dot3(int64_t rows, int64_t n, const typename S::T* g, int64_t gs, int64
     }
 }
 
+// The direct kernel of microkernel.h: OB x NV vector accumulators (16 + 6 + 1 zmm at 8 x 2).
+template <class S, int OB, int NV>
+void direct3(int64_t C, int64_t KH, const typename S::T* x, int64_t xc, int64_t xr, const typename S::T* w,
+             typename S::T* out, int64_t os, int64_t px) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[OB][NV];
+#pragma GCC unroll 16
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[o][v] = S::zero();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kh = 0; kh < KH; ++kh, w += 3 * OB) {
+      const T* xp = x + c * xc + kh * xr;
+      V xv[3][NV];
+#pragma GCC unroll 3
+      for (int t = 0; t < 3; ++t)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) xv[t][v] = S::loadu(xp + v * W + t);
+#pragma GCC unroll 3
+      for (int t = 0; t < 3; ++t)
+#pragma GCC unroll 16
+        for (int o = 0; o < OB; ++o) {
+          const V wv = S::bcast(w + t * OB + o);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) acc[o][v] = S::fma(wv, xv[t][v], acc[o][v]);
+        }
+    }
+  if (px == NV * W) {
+#pragma GCC unroll 16
+    for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) S::storeu(out + o * os + v * W, acc[o][v]);
+    return;
+  }
+  for (int o = 0; o < OB; ++o) {
+    T tile[NV * W];
+    for (int v = 0; v < NV; ++v) S::storeu(tile + v * W, acc[o][v]);
+    for (int64_t p = 0; p < px; ++p) out[o * os + p] = tile[p];
+  }
+}
+
 }  // namespace
 }  // namespace cxr::cpu
