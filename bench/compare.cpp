@@ -3,15 +3,14 @@
 //   cxr_bench_compare ROW [--iters N] [--warmup W] [--threads T]
 // ROW: sgemm1024 | resnet_train | resnet_infer. Prints one JSON object: the row, the per-iteration
 // wall times (ms, after warm-up), the RSS before the first iteration and the process's peak RSS
-// (MiB, getrusage), the CPU time per iteration of all threads together, the peak bytes held by tensors during the timed iterations and how many
-// large blocks per iteration the caching allocator had to get from the system (0 in a steady
+// (MiB, getrusage), the CPU time per iteration of all threads together, the peak bytes held by tensors during the timed
+// iterations and how many large blocks per iteration the caching allocator had to get from the system (0 in a steady
 // state), threads, instruction set and kernel set.
 //   sgemm1024:    C = A B, 1024^3 float32 (2.147 GFLOP per iteration)
 //   resnet_train: resnet256_6_2_1, batch 8 of 1x256x256, 14 classes: zero_grad, forward (train
 //                 mode), cross-entropy, backward, Adam step (lr 1e-3)
 //   resnet_infer: the same model in eval mode under no_grad, forward only
 #include <sys/resource.h>
-
 #include <time.h>
 
 #include <chrono>
@@ -53,7 +52,8 @@ double peak_rss_mib() {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: cxr_bench_compare sgemm1024|resnet_train|resnet_infer [--iters N] [--warmup W] [--threads T]\n");
+  std::fprintf(stderr,
+               "usage: cxr_bench_compare sgemm1024|resnet_train|resnet_infer [--iters N] [--warmup W] [--threads T]\n");
   return 2;
 }
 
@@ -66,10 +66,14 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int value = std::atoi(argv[i + 1]);
-    if (flag == "--iters") iters = value;
-    else if (flag == "--warmup") warmup = value;
-    else if (flag == "--threads") cpu::set_num_threads(value);
-    else return usage();
+    if (flag == "--iters")
+      iters = value;
+    else if (flag == "--warmup")
+      warmup = value;
+    else if (flag == "--threads")
+      cpu::set_num_threads(value);
+    else
+      return usage();
   }
 
   std::function<void()> step;
@@ -120,12 +124,13 @@ int main(int argc, char** argv) {
   }
   const double cpu_ms = (process_cpu_ms() - cpu0) / std::max(iters, 1);
   const cpu::AllocatorStats after = cpu::allocator_stats();
-  std::printf("{\"row\": \"%s\", \"impl\": \"cxrlab\", \"threads\": %d, \"isa\": \"%s\", \"kernels\": \"%s\", "
-              "\"flops\": %.0f, \"rss_start_mib\": %.1f, \"peak_rss_mib\": %.1f, \"tensor_peak_mib\": %.1f, "
-              "\"cache_misses_per_iter\": %.2f, \"cpu_ms_per_iter\": %.2f, \"ms\": [",
-              row.c_str(), cpu::num_threads(), cpu::isa_name(cpu::cpu_isa()), cpu_kernels_name(cpu_kernels()), flops,
-              rss_before, peak_rss_mib(), double(after.peak_in_use_bytes) / (1 << 20),
-              double(after.system_allocations - before.system_allocations) / std::max(iters, 1), cpu_ms);
+  std::printf(
+      "{\"row\": \"%s\", \"impl\": \"cxrlab\", \"threads\": %d, \"isa\": \"%s\", \"kernels\": \"%s\", "
+      "\"flops\": %.0f, \"rss_start_mib\": %.1f, \"peak_rss_mib\": %.1f, \"tensor_peak_mib\": %.1f, "
+      "\"cache_misses_per_iter\": %.2f, \"cpu_ms_per_iter\": %.2f, \"ms\": [",
+      row.c_str(), cpu::num_threads(), cpu::isa_name(cpu::cpu_isa()), cpu_kernels_name(cpu_kernels()), flops,
+      rss_before, peak_rss_mib(), double(after.peak_in_use_bytes) / (1 << 20),
+      double(after.system_allocations - before.system_allocations) / std::max(iters, 1), cpu_ms);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.3f", i ? ", " : "", ms[i]);
   std::printf("]}\n");
   return 0;

@@ -34,17 +34,17 @@ namespace cxr::cpu {
 namespace {
 
 struct ConvGeom {
-  int64_t N, C, H, W;    // input
-  int64_t O, KH, KW;     // weight
-  int64_t HO, WO;        // output
+  int64_t N, C, H, W;  // input
+  int64_t O, KH, KW;   // weight
+  int64_t HO, WO;      // output
   int64_t sh, sw, ph, pw, dh, dw;
   int64_t P() const { return HO * WO; }
   int64_t CKK() const { return C * KH * KW; }
 };
 
 ConvGeom geometry(const Tensor& x, const Tensor& w, int64_t HO, int64_t WO, const Conv2dParams& p) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), HO, WO,
-          p.stride.h, p.stride.w, p.padding.h, p.padding.w, p.dilation.h, p.dilation.w};
+  return {x.size(0), x.size(1),  x.size(2),  x.size(3),   w.size(0),   w.size(2),    w.size(3),   HO,
+          WO,        p.stride.h, p.stride.w, p.padding.h, p.padding.w, p.dilation.h, p.dilation.w};
 }
 
 // An NCHW image batch read (or written, for col2im) through its strides.
@@ -93,7 +93,8 @@ void im2col_runs(const Image4<Ptr>& x, const ConvGeom& g, int64_t k, int64_t j0,
       const int64_t lo = std::clamp(ow_first, ow, end_ow), hi = std::clamp(ow_end, lo, end_ow);
       if (lo > ow) emit(j, Ptr(nullptr), 0, lo - ow);
       if (hi > lo)
-        emit(j + (lo - ow), x.p + col.n * x.sn + c * x.sc + ih * x.sh + (lo * g.sw + shift) * x.sw, g.sw * x.sw, hi - lo);
+        emit(j + (lo - ow), x.p + col.n * x.sn + c * x.sc + ih * x.sh + (lo * g.sw + shift) * x.sw, g.sw * x.sw,
+             hi - lo);
       if (end_ow > hi) emit(j + (hi - ow), Ptr(nullptr), 0, end_ow - hi);
     }
     j += end_ow - ow;
@@ -121,16 +122,23 @@ inline void copy_run(T* d, const T* s, int64_t stride, int64_t count, const VecO
 template <typename T>
 inline void copy_panel_row(T* d, const T* s, int nr) {
   switch (nr) {
-    case 32: std::memcpy(d, s, 32 * sizeof(T)); break;
-    case 16: std::memcpy(d, s, 16 * sizeof(T)); break;
-    case 8: std::memcpy(d, s, 8 * sizeof(T)); break;
-    default: std::memcpy(d, s, size_t(nr) * sizeof(T));
+    case 32:
+      std::memcpy(d, s, 32 * sizeof(T));
+      break;
+    case 16:
+      std::memcpy(d, s, 16 * sizeof(T));
+      break;
+    case 8:
+      std::memcpy(d, s, 8 * sizeof(T));
+      break;
+    default:
+      std::memcpy(d, s, size_t(nr) * sizeof(T));
   }
 }
 
 // The k-dependent part of an im2col element's address and position, for rows [k0, k0 + kc).
 struct TapTable {
-  static constexpr int64_t kMax = 256;  // >= GemmBlocking<T>::kc
+  static constexpr int64_t kMax = 256;       // >= GemmBlocking<T>::kc
   int64_t offset[kMax], dh[kMax], dw[kMax];  // c*sc + kh*dh*sh + kw*dw*sw;  kh*dh;  kw*dw
   template <typename Ptr>
   TapTable(const Image4<Ptr>& x, const ConvGeom& g, int64_t k0, int64_t kc) {
@@ -270,27 +278,40 @@ const T* weight_matrix(const Tensor& w, int slot) {
   return m - O * C * KH * KW;
 }
 
-
 // out (N, O, HO, WO) contiguous = conv(x, Wm) (+ bias): the forward of this file's header.
-// Copies image n of x into xp (C x Hp x Wp) with `pad` zeros above/below and on the left, and zeros to
-// the right up to Wp (at least the padding: the direct kernel reads whole vectors past a row's end).
+// The layout the small-conv kernels of microkernel.h read: image n of x zero-padded, each padded
+// row stored as its s phases (the columns = 0, 1, .. mod s) one after the other, `half` values each
+// (plus slack). Tap t of output pixel ow is then at phase t % s, index ow + t / s: consecutive
+// along ow for every tap, for stride 1 (one phase: the padded row itself) and stride 2 alike.
+struct SplitRows {
+  int64_t s, Hp, half, row;  // stride, padded height, phase length, row length (s * half)
+  int64_t taps[3];           // where each tap's pixels start in a row
+  SplitRows(const ConvGeom& g, int64_t slack)
+      : s(g.sw), Hp(g.H + 2 * g.ph), half((g.W + 2 * g.pw + g.sw - 1) / g.sw + slack), row(g.sw * half) {
+    for (int64_t t = 0; t < 3; ++t) taps[t] = (t % s) * half + t / s;
+  }
+};
+
 template <typename T>
-void zero_padded_image(const Image4<const T*>& x, int64_t n, int64_t C, int64_t H, int64_t W, int64_t ph,
-                       int64_t pw, int64_t Hp, int64_t Wp, T* xp) {
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t ih = 0; ih < Hp; ++ih) {
-      T* row = xp + (c * Hp + ih) * Wp;
-      const int64_t src_h = ih - ph;
-      if (src_h < 0 || src_h >= H) {
-        std::fill(row, row + Wp, T(0));
-        continue;
-      }
-      std::fill(row, row + pw, T(0));
-      std::fill(row + pw + W, row + Wp, T(0));
+void split_padded_image(const Image4<const T*>& x, int64_t n, const ConvGeom& g, const SplitRows& L, T* xp) {
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < L.Hp; ++ih) {
+      T* row = xp + (c * L.Hp + ih) * L.row;
+      std::fill(row, row + L.row, T(0));
+      const int64_t src_h = ih - g.ph;
+      if (src_h < 0 || src_h >= g.H) continue;
       const T* src = x.p + n * x.sn + c * x.sc + src_h * x.sh;
-      for (int64_t iw = 0; iw < W; ++iw) row[pw + iw] = src[iw * x.sw];
+      for (int64_t iw = 0; iw < g.W; ++iw) {
+        const int64_t q = iw + g.pw;
+        row[(q % L.s) * L.half + q / L.s] = src[iw * x.sw];
+      }
     }
 }
+
+// Whether the small-conv kernels (direct forward, row-dot backward weight) take a convolution: few
+// channels, a multiple of the kernel's output-channel block, 3-wide kernel rows, stride 1 or 2 (the
+// same both ways), no dilation, large images.
+bool small_conv(const ConvGeom& g, int ob);
 
 // Below this many output pixels per image, every image's pixels become columns of one GEMM.
 constexpr int64_t kMinPixelsPerImageGemm = 256;
@@ -298,37 +319,40 @@ constexpr int64_t kMinPixelsPerImageGemm = 256;
 // runs the direct kernel (forward) or the row-dot kernel (backward weight) of microkernel.h.
 constexpr int64_t kSmallConvMinPixels = 1024;
 constexpr int64_t kSmallConvMaxChannels = 32;
+bool small_conv(const ConvGeom& g, int ob) {
+  return g.sh == g.sw && (g.sw == 1 || g.sw == 2) && g.dh == 1 && g.dw == 1 && g.KW == 3 && g.O % ob == 0 &&
+         g.O <= kSmallConvMaxChannels && g.C <= kSmallConvMaxChannels && g.P() >= kSmallConvMinPixels;
+}
 
 // Forward by the direct kernel (microkernel.h): for few channels the packed GEMM spends most of its
 // time packing X (each packed value feeds only O FMAs); the direct kernel reads a zero-padded copy of
 // the image as it lies and keeps OB x 32 outputs in registers over all C * KH * 3 taps.
 template <typename T>
-bool conv_forward_direct(const Image4<const T*>& x, const ConvGeom& g, const T* wm, const T* bias,
-                         int64_t bias_stride, T* out) {
+bool conv_forward_direct(const Image4<const T*>& x, const ConvGeom& g, const T* wm, const T* bias, int64_t bias_stride,
+                         T* out) {
   const MicroKernelSet mk = micro_kernels(cpu_isa());
   const DirectKernel<T> dk = [&] {
-    if constexpr (sizeof(T) == 4) return mk.direct_f32;
-    else return mk.direct_f64;
+    if constexpr (sizeof(T) == 4)
+      return mk.direct_f32;
+    else
+      return mk.direct_f64;
   }();
   const int64_t O = g.O, P = g.P(), CKK = g.CKK(), C = g.C, KH = g.KH;
-  if (!(g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.KW == 3 && O % dk.ob == 0 &&
-        O <= kSmallConvMaxChannels && C <= kSmallConvMaxChannels && P >= kSmallConvMinPixels)) {
-    return false;
-  }
+  if (!small_conv(g, dk.ob)) return false;
   // Weights per block of ob output channels, in the kernel's order: [c][kh][t][o].
   std::vector<T> wk(size_t(O * CKK));
   for (int64_t o = 0; o < O; ++o)
     for (int64_t k = 0; k < CKK; ++k) wk[size_t((o / dk.ob) * CKK * dk.ob + k * dk.ob + o % dk.ob)] = wm[o * CKK + k];
-  const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw + dk.pixels;
+  const SplitRows L(g, dk.pixels + 1);  // slack: the last run's whole vectors
   auto image = [&](int64_t n) {
-    T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * Hp * Wp));
-    zero_padded_image(x, n, C, g.H, g.W, g.ph, g.pw, Hp, Wp, xp);
+    T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * L.Hp * L.row));
+    split_padded_image(x, n, g, L, xp);
     T* on = out + n * O * P;
     for (int64_t oh = 0; oh < g.HO; ++oh)
       for (int64_t ow = 0; ow < g.WO; ow += dk.pixels)
         for (int64_t o0 = 0; o0 < O; o0 += dk.ob)
-          dk.fn(C, KH, xp + oh * Wp + ow, Hp * Wp, Wp, wk.data() + o0 * CKK, on + o0 * P + oh * g.WO + ow, P,
-                std::min<int64_t>(dk.pixels, g.WO - ow));
+          dk.fn(C, KH, xp + oh * L.s * L.row + ow, L.Hp * L.row, L.row, L.taps, wk.data() + o0 * CKK,
+                on + o0 * P + oh * g.WO + ow, P, std::min<int64_t>(dk.pixels, g.WO - ow));
     if (bias)
       for (int64_t o = 0; o < O; ++o)
         for (int64_t p = 0; p < P; ++p) on[o * P + p] += bias[o * bias_stride];
@@ -401,7 +425,8 @@ void conv2d_backward_input_fast(const Tensor& g_t, const Tensor& w, const Tensor
         for (int64_t c = 0; c < C; ++c)
           for (int64_t kh = 0; kh < KH; ++kh)
             for (int64_t kw = 0; kw < KW; ++kw)
-              wf[((c * O + o) * KH + kh) * KW + kw] = wi.p[o * wi.sn + c * wi.sc + (KH - 1 - kh) * wi.sh + (KW - 1 - kw) * wi.sw];
+              wf[((c * O + o) * KH + kh) * KW + kw] =
+                  wi.p[o * wi.sn + c * wi.sc + (KH - 1 - kh) * wi.sh + (KW - 1 - kw) * wi.sw];
       const ConvGeom flipped{g.N, O, g.HO, g.WO, C, KH, KW, g.H, g.W, 1, 1, flip_ph, flip_pw, g.dh, g.dw};
       conv_forward<T>(image_of<const T>(g_t), flipped, wf, nullptr, 0, gx.data<T>());
       return;
@@ -449,20 +474,22 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
     // the row-dot reads g and the input rows as they lie. Images are the groups, summed in order.
     const MicroKernelSet mk = micro_kernels(cpu_isa());
     const RowDotKernel<T> rd = [&] {
-      if constexpr (sizeof(T) == 4) return mk.row_dot_f32;
-      else return mk.row_dot_f64;
+      if constexpr (sizeof(T) == 4)
+        return mk.row_dot_f32;
+      else
+        return mk.row_dot_f64;
     }();
-    if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.KW == 3 && O % rd.ob == 0 &&
-        O <= kSmallConvMaxChannels && g.C <= kSmallConvMaxChannels && P >= kSmallConvMinPixels) {
-      const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, C = g.C, KH = g.KH;
+    if (small_conv(g, rd.ob)) {
+      const SplitRows L(g, 0);
+      const int64_t C = g.C, KH = g.KH;
       auto image = [&](int64_t n, T* partial) {
         std::fill(partial, partial + O * CKK, T(0));
-        T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * Hp * Wp));
-        zero_padded_image(xi, n, C, g.H, g.W, g.ph, g.pw, Hp, Wp, xp);
+        T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * L.Hp * L.row));
+        split_padded_image(xi, n, g, L, xp);
         for (int64_t o0 = 0; o0 < O; o0 += rd.ob)
           for (int64_t c = 0; c < C; ++c)
             for (int64_t kh = 0; kh < KH; ++kh)
-              rd.fn(g.HO, g.WO, gp + (n * O + o0) * P, P, g.WO, xp + (c * Hp + kh) * Wp, Wp,
+              rd.fn(g.HO, g.WO, gp + (n * O + o0) * P, P, g.WO, xp + (c * L.Hp + kh) * L.row, L.s * L.row, L.taps,
                     partial + o0 * CKK + (c * KH + kh) * 3, CKK);
       };
       if (N == 1) {

@@ -41,14 +41,14 @@ struct Scalar {
 namespace cxr::cpu {
 namespace {
 template <typename T>
-void row_dot_generic(int64_t rows, int64_t n, const T* g, int64_t gs, int64_t gr, const T* x, int64_t xr, T* out,
-                     int64_t os) {
-  row_dot3<Scalar<T>, 4>(rows, n, g, gs, gr, x, xr, out, os);
+void row_dot_generic(int64_t rows, int64_t n, const T* g, int64_t gs, int64_t gr, const T* x, int64_t xr,
+                     const int64_t* taps, T* out, int64_t os) {
+  row_dot3<Scalar<T>, 4>(rows, n, g, gs, gr, x, xr, taps, out, os);
 }
 template <typename T>
-void direct_generic(int64_t C, int64_t KH, const T* x, int64_t xc, int64_t xr, const T* w, T* out, int64_t os,
-                    int64_t px) {
-  direct3<Scalar<T>, 4, 8>(C, KH, x, xc, xr, w, out, os, px);
+void direct_generic(int64_t C, int64_t KH, const T* x, int64_t xc, int64_t xr, const int64_t* taps, const T* w, T* out,
+                    int64_t os, int64_t px) {
+  direct3<Scalar<T>, 4, 8>(C, KH, x, xc, xr, taps, w, out, os, px);
 }
 }  // namespace
 
@@ -60,8 +60,14 @@ MicroKernelSet micro_kernels(Isa isa) {
   (void)isa;
   static const MicroKernel<float> f32[] = {{4, 16, generic_kernel<float, 4, 16>, "generic 4x16"}};
   static const MicroKernel<double> f64[] = {{4, 8, generic_kernel<double, 4, 8>, "generic 4x8"}};
-  return {f32, 1, f64, 1, {4, row_dot_generic<float>}, {4, row_dot_generic<double>},
-          {4, 8, direct_generic<float>}, {4, 8, direct_generic<double>}};
+  return {f32,
+          1,
+          f64,
+          1,
+          {4, row_dot_generic<float>},
+          {4, row_dot_generic<double>},
+          {4, 8, direct_generic<float>},
+          {4, 8, direct_generic<double>}};
 }
 
 }  // namespace cxr::cpu

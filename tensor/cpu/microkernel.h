@@ -30,14 +30,15 @@ struct MicroKernel {
 
 // The backward-weight row-dot kernel of conv.cpp (stride-1 convolutions with few channels): for
 // OB output channels o and the 3 taps t of a kernel row,
-//   out[o * os + t] += sum_{r < rows} sum_{p < n} g[o * gs + r * gr + p] * x[r * xr + p + t]
-// (g: rows of the upstream gradient; x: rows of the zero-padded input, shifted by the tap). The
+//   out[o * os + t] += sum_{r < rows} sum_{p < n} g[o * gs + r * gr + p] * x[r * xr + taps[t] + p]
+// (g: rows of the upstream gradient; x: rows of the zero-padded input, taps[t] where tap t's pixels
+// start: t for a stride-1 conv, in the even or odd half of a split row for stride 2). The
 // sums run along the pixels in W-lane vectors, rows and pixels in order, the W lanes then added
 // 0..W-1, then the pixels past the last full vector: no packing and no transpose, and an order that
 // depends only on the shape.
 template <typename T>
-using RowDotFn = void(int64_t rows, int64_t n, const T* g, int64_t gs, int64_t gr, const T* x, int64_t xr, T* out,
-                      int64_t os);
+using RowDotFn = void(int64_t rows, int64_t n, const T* g, int64_t gs, int64_t gr, const T* x, int64_t xr,
+                      const int64_t* taps, T* out, int64_t os);
 template <typename T>
 struct RowDotKernel {
   int ob = 0;  // output channels per call
@@ -46,13 +47,14 @@ struct RowDotKernel {
 
 // The direct convolution kernel of conv.cpp (stride-1 convolutions with few channels, 3-wide kernel
 // rows): OB output channels o and a run of `px` output pixels of one output row,
-//   out[o * os + p] = sum_{c < C, kh < KH, t < 3} w[((c * KH + kh) * 3 + t) * OB + o] * x[c * xc + kh * xr + p + t]
-// (x: the zero-padded input at the run's first pixel, with at least `px` + 2 readable values per
-// row). The accumulators (OB x px / W vectors) stay in registers over the whole (c, kh, t) sum,
+//   out[o * os + p] = sum_{c < C, kh < KH, t < 3} w[((c * KH + kh) * 3 + t) * OB + o] * x[c * xc + kh * xr + taps[t] +
+//   p]
+// (x: the zero-padded input at the run's first pixel, taps as for the row-dot kernel, whole vectors
+// readable past px). The accumulators (OB x px / W vectors) stay in registers over the whole (c, kh, t) sum,
 // added in that order; px <= the kernel's `pixels`, computed in full vectors, stored up to px.
 template <typename T>
-using DirectFn = void(int64_t C, int64_t KH, const T* x, int64_t xc, int64_t xr, const T* w, T* out, int64_t os,
-                      int64_t px);
+using DirectFn = void(int64_t C, int64_t KH, const T* x, int64_t xc, int64_t xr, const int64_t* taps, const T* w,
+                      T* out, int64_t os, int64_t px);
 template <typename T>
 struct DirectKernel {
   int ob = 0;      // output channels per call

@@ -222,16 +222,17 @@ void layer_norm_backward_fast(const Tensor& g, const Tensor& x, int64_t k, const
     const T* pg = g.data<T>();
     if (grad_x.defined()) {
       T* pgx = grad_x.data<T>();
-      parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const double mean = double(pm[r]), rstd = double(pr[r]);
-          double lg[kLanes] = {}, lgx[kLanes] = {};
-          ops.ln_grad_lanes(pg + r * D, w.data(), px + r * D, D, mean, lg, lgx);
-          const double b = -rstd * rstd * rstd * combine(lgx) / double(D);
-          const double c = -rstd * combine(lg) / double(D) - b * mean;
-          ops.ln_backward(pg + r * D, w.data(), px + r * D, pgx + r * D, D, T(rstd), T(b), T(c));
-        }
-      });
+      parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(D, 1)),
+                   [&](int64_t r0, int64_t r1) {
+                     for (int64_t r = r0; r < r1; ++r) {
+                       const double mean = double(pm[r]), rstd = double(pr[r]);
+                       double lg[kLanes] = {}, lgx[kLanes] = {};
+                       ops.ln_grad_lanes(pg + r * D, w.data(), px + r * D, D, mean, lg, lgx);
+                       const double b = -rstd * rstd * rstd * combine(lgx) / double(D);
+                       const double c = -rstd * combine(lg) / double(D) - b * mean;
+                       ops.ln_backward(pg + r * D, w.data(), px + r * D, pgx + r * D, D, T(rstd), T(b), T(c));
+                     }
+                   });
     }
     if (!grad_weight.defined() && !grad_bias.defined()) return;
     std::vector<double> acc_w(size_t(D), 0.0), acc_b(size_t(D), 0.0);

@@ -67,8 +67,10 @@ struct VecKernels {
   VecOps<double> f64;
   template <typename T>
   const VecOps<T>& get() const {
-    if constexpr (sizeof(T) == 4) return f32;
-    else return f64;
+    if constexpr (sizeof(T) == 4)
+      return f32;
+    else
+      return f64;
   }
 };
 

@@ -28,22 +28,43 @@ T sigmoid_value(T x) {  // as the reference: never exponentiates a large positiv
 template <typename T>
 void unary_impl(UnaryOp op, const T* x, T* y, int64_t n, UnaryParams p) {
   switch (op) {
-    case UnaryOp::Neg: map1(x, y, n, [](T v) { return T(-v); }); break;
-    case UnaryOp::Abs: map1(x, y, n, [](T v) { return v < 0 ? T(-v) : v; }); break;
-    case UnaryOp::Relu: map1(x, y, n, [](T v) { return v > 0 ? v : T(0); }); break;
-    case UnaryOp::ReluMask: map1(x, y, n, [](T v) { return v > 0 ? T(1) : T(0); }); break;
-    case UnaryOp::Sqrt: map1(x, y, n, [](T v) { return std::sqrt(v); }); break;
-    case UnaryOp::Rsqrt: map1(x, y, n, [](T v) { return T(1) / std::sqrt(v); }); break;
-    case UnaryOp::Exp: map1(x, y, n, [](T v) { return std::exp(v); }); break;
-    case UnaryOp::Log: map1(x, y, n, [](T v) { return std::log(v); }); break;
-    case UnaryOp::Tanh: map1(x, y, n, [](T v) { return std::tanh(v); }); break;
-    case UnaryOp::Sigmoid: map1(x, y, n, [](T v) { return sigmoid_value(v); }); break;
+    case UnaryOp::Neg:
+      map1(x, y, n, [](T v) { return T(-v); });
+      break;
+    case UnaryOp::Abs:
+      map1(x, y, n, [](T v) { return v < 0 ? T(-v) : v; });
+      break;
+    case UnaryOp::Relu:
+      map1(x, y, n, [](T v) { return v > 0 ? v : T(0); });
+      break;
+    case UnaryOp::ReluMask:
+      map1(x, y, n, [](T v) { return v > 0 ? T(1) : T(0); });
+      break;
+    case UnaryOp::Sqrt:
+      map1(x, y, n, [](T v) { return std::sqrt(v); });
+      break;
+    case UnaryOp::Rsqrt:
+      map1(x, y, n, [](T v) { return T(1) / std::sqrt(v); });
+      break;
+    case UnaryOp::Exp:
+      map1(x, y, n, [](T v) { return std::exp(v); });
+      break;
+    case UnaryOp::Log:
+      map1(x, y, n, [](T v) { return std::log(v); });
+      break;
+    case UnaryOp::Tanh:
+      map1(x, y, n, [](T v) { return std::tanh(v); });
+      break;
+    case UnaryOp::Sigmoid:
+      map1(x, y, n, [](T v) { return sigmoid_value(v); });
+      break;
     case UnaryOp::Softplus: {
       const T beta = T(p.beta), threshold = T(p.threshold);
       map1(x, y, n, [=](T v) { return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta; });
       break;
     }
-    default: break;  // not offered (vec_unary_supported)
+    default:
+      break;  // not offered (vec_unary_supported)
   }
 }
 
@@ -63,31 +84,55 @@ void map2(const T* a, int64_t sa, const T* b, int64_t sb, R* y, int64_t n, F f) 
 template <typename T>
 void binary_impl(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, T* y, int64_t n) {
   switch (op) {
-    case BinaryOp::Add: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x + z); }); break;
-    case BinaryOp::Sub: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x - z); }); break;
-    case BinaryOp::Mul: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x * z); }); break;
-    case BinaryOp::Div: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x / z); }); break;
-    case BinaryOp::Pow: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(std::pow(x, z)); }); break;
+    case BinaryOp::Add:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x + z); });
+      break;
+    case BinaryOp::Sub:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x - z); });
+      break;
+    case BinaryOp::Mul:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x * z); });
+      break;
+    case BinaryOp::Div:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x / z); });
+      break;
+    case BinaryOp::Pow:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(std::pow(x, z)); });
+      break;
     case BinaryOp::Maximum:
       map2(a, sa, b, sb, y, n, [](T x, T z) { return x != x || z != z ? T(x + z) : x > z ? x : z; });
       break;
     case BinaryOp::Minimum:
       map2(a, sa, b, sb, y, n, [](T x, T z) { return x != x || z != z ? T(x + z) : x < z ? x : z; });
       break;
-    default: break;  // comparisons: compare_impl
+    default:
+      break;  // comparisons: compare_impl
   }
 }
 
 template <typename T>
 void compare_impl(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, bool* y, int64_t n) {
   switch (op) {
-    case BinaryOp::Eq: map2(a, sa, b, sb, y, n, [](T x, T z) { return x == z; }); break;
-    case BinaryOp::Ne: map2(a, sa, b, sb, y, n, [](T x, T z) { return x != z; }); break;
-    case BinaryOp::Lt: map2(a, sa, b, sb, y, n, [](T x, T z) { return x < z; }); break;
-    case BinaryOp::Le: map2(a, sa, b, sb, y, n, [](T x, T z) { return x <= z; }); break;
-    case BinaryOp::Gt: map2(a, sa, b, sb, y, n, [](T x, T z) { return x > z; }); break;
-    case BinaryOp::Ge: map2(a, sa, b, sb, y, n, [](T x, T z) { return x >= z; }); break;
-    default: break;
+    case BinaryOp::Eq:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x == z; });
+      break;
+    case BinaryOp::Ne:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x != z; });
+      break;
+    case BinaryOp::Lt:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x < z; });
+      break;
+    case BinaryOp::Le:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x <= z; });
+      break;
+    case BinaryOp::Gt:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x > z; });
+      break;
+    case BinaryOp::Ge:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x >= z; });
+      break;
+    default:
+      break;
   }
 }
 
