@@ -294,6 +294,7 @@ struct SplitRows {
 
 template <typename T>
 void split_padded_image(const Image4<const T*>& x, int64_t n, const ConvGeom& g, const SplitRows& L, T* xp) {
+  const VecOps<T>& ops = vec_kernels().get<T>();
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ih = 0; ih < L.Hp; ++ih) {
       T* row = xp + (c * L.Hp + ih) * L.row;
@@ -301,9 +302,16 @@ void split_padded_image(const Image4<const T*>& x, int64_t n, const ConvGeom& g,
       const int64_t src_h = ih - g.ph;
       if (src_h < 0 || src_h >= g.H) continue;
       const T* src = x.p + n * x.sn + c * x.sc + src_h * x.sh;
-      for (int64_t iw = 0; iw < g.W; ++iw) {
-        const int64_t q = iw + g.pw;
-        row[(q % L.s) * L.half + q / L.s] = src[iw * x.sw];
+      // Phase f holds the input columns iw with (iw + pw) % s == f, at index (iw + pw) / s.
+      for (int64_t f = 0; f < L.s; ++f) {
+        const int64_t iw0 = ((f - g.pw) % L.s + L.s) % L.s;  // first such column
+        if (iw0 >= g.W) continue;
+        const int64_t count = (g.W - iw0 + L.s - 1) / L.s;
+        T* dst = row + f * L.half + (iw0 + g.pw) / L.s;
+        if (L.s * x.sw == 1)
+          std::copy(src + iw0, src + iw0 + count, dst);
+        else
+          ops.gather(src + iw0 * x.sw, L.s * x.sw, dst, count);
       }
     }
 }
