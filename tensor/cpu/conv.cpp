@@ -1,27 +1,36 @@
-// conv.cpp — fast conv2d forward and both backward passes, as GEMMs over the im2col matrix
-//   X(k, j) = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]   (0 in the padding),
-//   k = (c, kh, kw) in [0, C*KH*KW), j = (n, oh, ow): column j of image n = j / P, P = HO*WO.
-//   forward:          out[n]  (O x P)   = Wm (O x CKK) · X[n] (CKK x P)          Wm = weight as a matrix
-//   backward input:   stride 1: the forward conv of g with the flipped, transposed weight
-//                     (gx = conv(g, w'[c, o, KH-1-kh, KW-1-kw], padding d(K-1) - p): again a GEMM
-//                     whose B is packed straight from g); other strides: col = Wm^T · g[n] one
-//                     column block at a time, scattered back (col2im) into a zeroed gx[n].
-//   backward weight:  gw (O x CKK) = sum over pixel groups of g_group (O x K_g) · X_group^T.
-// Shapes and math: tensor/ops/conv.cpp (the reference kernels are the direct loop nests there).
+// conv.cpp — fast conv2d forward and both backward passes. Two mechanisms, chosen per shape:
 //
-// Why im2col + GEMM for every layer of the seed's ResNets, the 8-channel ones at 256x256 included:
-// the forward never materializes X (the GEMM's B packer reads the image: "implicit im2col", so X
-// only ever exists one L2-sized block at a time); with O = 8 the micro-kernel's 8-row variant has
-// no padded rows, and K = C*9 = 72 is one k block. A packed element of X then feeds O FMAs; the
-// packing (contiguous runs of an image row) costs about a quarter of the FMAs at O = 8 and
-// vanishes as O grows, which measured faster than a direct 3x3 kernel would need to be to pay for
-// its own code (docs/PERFORMANCE.md has the per-layer figures). Small images (P < 256 pixels,
-// layer5/6) put every image's pixels in the columns of one GEMM, so its N is not a few pixels.
+// 1. GEMMs over the im2col matrix (every shape):
+//      X(k, j) = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]   (0 in the padding),
+//      k = (c, kh, kw) in [0, C*KH*KW), j = (n, oh, ow): column j of image n = j / P, P = HO*WO.
+//    forward:          out[n] (O x P) = Wm (O x CKK) · X[n] (CKK x P), Wm = the weight as a matrix;
+//                      X is never materialized: the GEMM's B packer reads the image ("implicit
+//                      im2col"), one L2-sized block at a time.
+//    backward input:   stride 1: the forward conv of g with the flipped, transposed weight
+//                      (gx = conv(g, w'[c, o, KH-1-kh, KW-1-kw], padding d(K-1) - p)); other strides:
+//                      col = Wm^T · g[n] one column block at a time, scattered back (col2im).
+//    backward weight:  gw (O x CKK) = sum over pixel groups of g_group (O x K_g) · X_group^T.
+//    Small images (P < 256, layer5/6) put every image's pixels in the columns of one GEMM.
+//
+// 2. Small-channel kernels (microkernel.h) for 3-wide kernel rows, stride 1 or 2, >= 1024 output
+//    pixels and at most 32 (forward) or 16 (backward weight) channels — the ResNets' early layers
+//    (1 -> 8 and 8 -> 8 channels at 256x256 and 128x128). There a packed element of X would feed
+//    only O = 8..16 FMAs, so packing, not arithmetic, set the pace of mechanism 1 (a third of a
+//    training step before these kernels). Instead each image is copied once, zero-padded, with its
+//    rows split into even and odd columns for stride 2, and
+//      forward (and stride-1 backward input, through the flipped weight): the direct kernel keeps
+//      8 output channels x 32 pixels in registers over all C*KH*3 taps (77-96% of peak at 8..32
+//      channels, against 42-74% for mechanism 1);
+//      backward weight: the row-dot kernel reduces along pixels in vector lanes, g rows against
+//      shifted input rows, with no transpose (2-3x mechanism 1 at 1..16 channels).
+//    The channel limits are where each measured faster than mechanism 1 (bench_conv); the
+//    per-layer figures are in docs/PERFORMANCE.md.
 //
 // Threads and determinism: images (or pixel groups) are spread over threads when there are
 // enough of them, otherwise each GEMM uses the threads; each output element is computed by one
-// GEMM in a fixed k order. Backward weight sums per-group partial products in group order, and the
-// groups (4096 pixels, or whole images when smaller) do not depend on the thread count.
+// kernel call in a fixed order. Backward weight sums per-group partial products in group order,
+// and the groups (4096 pixels or whole images for mechanism 1, images for the row-dot) depend only
+// on the shape, never on the thread count. Shapes and math: tensor/ops/conv.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -319,17 +328,19 @@ void split_padded_image(const Image4<const T*>& x, int64_t n, const ConvGeom& g,
 // Whether the small-conv kernels (direct forward, row-dot backward weight) take a convolution: few
 // channels, a multiple of the kernel's output-channel block, 3-wide kernel rows, stride 1 or 2 (the
 // same both ways), no dilation, large images.
-bool small_conv(const ConvGeom& g, int ob);
+bool small_conv(const ConvGeom& g, int ob, int64_t max_channels);
 
 // Below this many output pixels per image, every image's pixels become columns of one GEMM.
 constexpr int64_t kMinPixelsPerImageGemm = 256;
 // From this many output pixels per image, a stride-1 conv with few channels and 3-wide kernel rows
 // runs the direct kernel (forward) or the row-dot kernel (backward weight) of microkernel.h.
 constexpr int64_t kSmallConvMinPixels = 1024;
-constexpr int64_t kSmallConvMaxChannels = 32;
-bool small_conv(const ConvGeom& g, int ob) {
+// Up to how many channels (in and out) each small-conv kernel beats the packed GEMM (measured with
+// bench_conv: the direct forward is ahead up to 32 channels, the row-dot backward weight up to 16).
+constexpr int64_t kDirectMaxChannels = 32, kRowDotMaxChannels = 16;
+bool small_conv(const ConvGeom& g, int ob, int64_t max_channels) {
   return g.sh == g.sw && (g.sw == 1 || g.sw == 2) && g.dh == 1 && g.dw == 1 && g.KW == 3 && g.O % ob == 0 &&
-         g.O <= kSmallConvMaxChannels && g.C <= kSmallConvMaxChannels && g.P() >= kSmallConvMinPixels;
+         g.O <= max_channels && g.C <= max_channels && g.P() >= kSmallConvMinPixels;
 }
 
 // Forward by the direct kernel (microkernel.h): for few channels the packed GEMM spends most of its
@@ -346,7 +357,7 @@ bool conv_forward_direct(const Image4<const T*>& x, const ConvGeom& g, const T* 
       return mk.direct_f64;
   }();
   const int64_t O = g.O, P = g.P(), CKK = g.CKK(), C = g.C, KH = g.KH;
-  if (!small_conv(g, dk.ob)) return false;
+  if (!small_conv(g, dk.ob, kDirectMaxChannels)) return false;
   // Weights per block of ob output channels, in the kernel's order: [c][kh][t][o].
   std::vector<T> wk(size_t(O * CKK));
   for (int64_t o = 0; o < O; ++o)
@@ -487,7 +498,7 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
       else
         return mk.row_dot_f64;
     }();
-    if (small_conv(g, rd.ob)) {
+    if (small_conv(g, rd.ob, kRowDotMaxChannels)) {
       const SplitRows L(g, 0);
       const int64_t C = g.C, KH = g.KH;
       auto image = [&](int64_t n, T* partial) {
