@@ -13,8 +13,8 @@
 #                     so bench-compare's PyTorch uses it for SGEMM instead of the reference BLAS
 #   make clean
 
-BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
-GOLDEN_DEPS := python3 python3-torch python3-numpy
+BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
+GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision
 THREADS ?= 2
 ITERS ?= 10
 ROUNDS ?= 3
@@ -44,6 +44,7 @@ test-asan: deps
 goldens:
 	@tools/ensure_deps.sh $(GOLDEN_DEPS)
 	@/usr/bin/python3 tools/make_goldens.py
+	@/usr/bin/python3 tools/make_tokenizer_fixtures.py
 
 bench: build
 	@CXR_THREADS=$(THREADS) ./build/cxr_bench --benchmark_min_time=0.5

@@ -87,6 +87,25 @@ std::map<std::string, Tensor> Module::state_dict() const {
   return out;
 }
 
+// Rebinds t's TensorImpl to a converted copy of its values (a fresh contiguous storage), so every
+// handle to t sees the new dtype. Views of t made earlier keep the old storage.
+static void convert_in_place(const Tensor& t, DType dtype) {
+  if (!is_floating(t.dtype()) || t.dtype() == dtype) return;
+  Tensor converted = t.detach().to(dtype).contiguous();
+  TensorImpl* impl = t.impl();
+  impl->storage = converted.impl()->storage;
+  impl->strides = converted.strides();
+  impl->offset = converted.offset();
+  impl->dtype = dtype;
+  impl->grad.reset();
+}
+
+void Module::to(DType dtype) {
+  CXR_CHECK(is_floating(dtype), type_name(), ".to: expected a floating dtype, got ", dtype_name(dtype));
+  for (auto& [name, t] : named_parameters()) convert_in_place(t, dtype);
+  for (auto& [name, t] : named_buffers()) convert_in_place(t, dtype);
+}
+
 void Module::train(bool on) {
   training_ = on;
   on_train(on);

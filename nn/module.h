@@ -45,6 +45,14 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // ---- dtype ----
+  // Converts every floating parameter and buffer to `dtype` in place, as PyTorch's module.to(dtype)
+  // or .double(): each tensor keeps its identity (the handles layers and optimizers hold see the
+  // converted values and dtype), gradients are dropped, requires_grad is kept. Integer buffers
+  // (num_batches_tracked) are left alone. Create optimizers after converting: their state is
+  // created in the parameters' dtype.
+  void to(DType dtype);
+
   // ---- gradients and freezing ----
   void zero_grad();
   // Sets requires_grad on every parameter whose full name matches the glob; returns how many.

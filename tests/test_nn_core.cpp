@@ -67,6 +67,31 @@ TEST_CASE("module: dotted names, buffers, counting, modes, freezing, summary") {
   CHECK(name_matches("*LayerNorm.weight*", "bert.embeddings.LayerNorm.weight"));
 }
 
+TEST_CASE("module: to(dtype) converts parameters and float buffers in place") {
+  Tree t;
+  {
+    NoGradGuard no_grad;
+    copy_(t.first->w, from_vector({0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, {3, 2}));
+  }
+  Tensor handle = t.first->w;  // e.g. what an optimizer holds
+  sum(t.first->w * 2.0).backward();
+  REQUIRE(handle.grad().defined());
+  t.to(DType::Float64);
+  CHECK(handle.same(t.named_parameters()[0].second));
+  CHECK(handle.dtype() == DType::Float64);
+  CHECK(handle.requires_grad());
+  CHECK(!handle.grad().defined());
+  CHECK(handle.to_vector() == from_vector({0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, {6}, {.dtype = DType::Float32}).to_vector());
+  CHECK(t.first->counter.dtype() == DType::Int64);  // integer buffers stay
+  for (auto& [n, p] : t.named_parameters()) CHECK_MESSAGE(p.dtype() == DType::Float64, n);
+  // Gradients now flow in float64.
+  sum(handle * handle).backward();
+  CHECK(handle.grad().dtype() == DType::Float64);
+  t.to(DType::Float32);
+  CHECK(handle.dtype() == DType::Float32);
+  CHECK_THROWS_WITH_AS(t.to(DType::Int64), doctest::Contains("expected a floating dtype"), Error);
+}
+
 namespace {
 // Runs 3 steps of an optimizer on the golden's parameters and gradients and compares each step.
 template <typename MakeOptimizer>

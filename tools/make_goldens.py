@@ -3,6 +3,9 @@
 
 Each module tools/goldens/<family>.py defines build(g: Goldens) that adds cases. Run with Debian's
 python3-torch (`make goldens`); the fixtures are committed so the tests never need Python.
+A family whose module defines FILES (a list of names) writes one fixture per name instead:
+build(g) is called once per file with g.family set to that name (e.g. resnet: one per architecture).
+Helper modules (common.py, philox.py) are not families.
 Usage: make_goldens.py [family ...]   (default: every family)
 """
 import importlib
@@ -16,20 +19,24 @@ import torch  # noqa: E402
 
 from common import Goldens  # noqa: E402
 
+HELPERS = {"common", "philox"}
+
 
 def main():
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     families = sys.argv[1:] or sorted(
-        f[:-3] for f in os.listdir(os.path.join(HERE, "goldens")) if f.endswith(".py") and f != "common.py")
+        f[:-3] for f in os.listdir(os.path.join(HERE, "goldens")) if f.endswith(".py") and f[:-3] not in HELPERS)
     out_dir = os.path.join(HERE, "..", "tests", "goldens")
     os.makedirs(out_dir, exist_ok=True)
     for family in families:
-        g = Goldens(family)
-        importlib.import_module(family).build(g)
-        path = os.path.join(out_dir, family + ".safetensors")
-        g.save(path)
-        print(f"{family}: {len(g.tensors)} tensors -> {os.path.relpath(path)}")
+        module = importlib.import_module(family)
+        for name in getattr(module, "FILES", [family]):
+            g = Goldens(name)
+            module.build(g)
+            path = os.path.join(out_dir, name + ".safetensors")
+            g.save(path)
+            print(f"{name}: {len(g.tensors)} tensors, {os.path.getsize(path)} bytes -> {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,12 @@ ResNet::ResNet(const ResNetConfig& cfg, int64_t output_channels, Generator* gen)
 }
 
 ResNetOutput ResNet::forward(const Tensor& x) {
-  CXR_CHECK(x.dim() == 4 && x.size(1) == 1, config.name, ": expected input (N, 1, H, W), got ", shape_str(x.shape()));
+  // Exactly input_size x input_size, checked up front: the reference always feeds that crop, and
+  // other sizes either fail deep inside (e.g. a BatchNorm over 1x1 maps) or, for sizes just above
+  // it, silently produce a 768-d embedding from a differently aligned grid.
+  const int64_t s = config.input_size;
+  CXR_CHECK(x.dim() == 4 && x.size(1) == 1 && x.size(2) == s && x.size(3) == s, config.name,
+            ": expected input (N, 1, ", s, ", ", s, "), got ", shape_str(x.shape()));
   ResNetOutput out;
   Tensor h = relu(bn1->forward(conv1->forward(x)));
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -72,11 +77,7 @@ ResNetOutput ResNet::forward(const Tensor& x) {
     if (i == 4) out.layer5 = h;
     if (i == 5) out.layer6 = h;
   }
-  h = avg_pool2d(h, 2);
-  out.embedding = h.flatten(1);
-  CXR_CHECK(out.embedding.size(1) == 768, config.name, ": input of shape ", shape_str(x.shape()),
-            " gives an embedding of ", out.embedding.size(1), " features instead of 768 (the architecture expects ",
-            config.input_size, "x", config.input_size, " inputs)");
+  out.embedding = avg_pool2d(h, 2).flatten(1);  // (N, 192, 2, 2) -> (N, 768)
   out.logits = fc1->forward(out.embedding);
   return out;
 }

@@ -48,6 +48,7 @@ class ResNet : public Module {
   ResNet(const ResNetConfig& config, int64_t output_channels, Generator* gen = nullptr);
   std::string type_name() const override { return "ResNet"; }
   std::string extra_repr() const override { return config.name; }
+  // x: (N, 1, input_size, input_size); any other shape is an error naming the expected one.
   ResNetOutput forward(const Tensor& x);
   // "frozen": only layer6 and fc1 train; "tuned": every parameter trains.
   void apply_freeze_policy(const std::string& policy);

@@ -21,6 +21,7 @@ class Goldens:
     def __init__(self, family):
         self.family = family
         self.tensors = {}
+        self.metadata = {}  # extra string metadata for the file header (JSON-encode structured values)
         seed = int(hashlib.sha256(family.encode()).hexdigest()[:8], 16)
         self.gen = torch.Generator().manual_seed(seed)
 
@@ -78,7 +79,8 @@ class Goldens:
                     self.tensors[f"{name}.gin{i}"] = x.grad.detach()
 
     def save(self, path):
-        write_safetensors(path, self.tensors, {"generator": "tools/make_goldens.py", "torch": torch.__version__})
+        write_safetensors(path, self.tensors,
+                          {"generator": "tools/make_goldens.py", "torch": torch.__version__, **self.metadata})
 
 
 def write_safetensors(path, tensors, metadata):
