@@ -249,4 +249,20 @@ void layer_norm_backward_fast(const Tensor& g, const Tensor& x, int64_t k, const
   });
 }
 
+// ---- dropout mask: element i is 0 when Philox(seed, first + i) < p, else scale ----
+// The reference's draw per element (vec.h inlines Philox so it vectorizes), for a contiguous mask
+// spread over threads: counter-based, so bit-identical whatever the chunking.
+void dropout_mask_fast(const Tensor& mask, double p, double scale, uint64_t seed, uint64_t first_counter) {
+  if (!is_float(mask) || !mask.is_contiguous()) {
+    return dropout_mask_kernel.cpu_reference()(mask, p, scale, seed, first_counter);
+  }
+  visit_floating(mask.dtype(), "dropout", [&]<typename T>() {
+    const auto& ops = vec_kernels().get<T>();
+    T* pm = mask.data<T>();
+    parallel_for(mask.numel(), 16 * 1024, [&](int64_t i0, int64_t i1) {
+      ops.dropout_mask(seed, first_counter + uint64_t(i0), p, T(scale), pm + i0, i1 - i0);
+    });
+  });
+}
+
 }  // namespace cxr::cpu

@@ -21,6 +21,8 @@ bool vec_unary_supported(UnaryOp op) {
     case UnaryOp::Tanh:
     case UnaryOp::Sigmoid:
     case UnaryOp::Softplus:
+    case UnaryOp::Gelu:
+    case UnaryOp::GeluDerivative:
       return true;
     default:
       return false;
