@@ -7,7 +7,8 @@
 #   make goldens      regenerate the PyTorch parity fixtures in tests/goldens (needs python3-torch)
 #   make bench        the Google Benchmark microbenchmarks (bench/bench_*.cpp)
 #   make bench-compare  cxrlab vs PyTorch in one run (bench/compare.py): SGEMM 1024^3, resnet256_6_2_1
-#                     train step and inference at batch 8; medians, ratios, peak RSS; JSON in
+#                     train step and inference at batch 8, the 4-layer text encoder's train step at
+#                     batch 8 x 320; medians, ratios, peak RSS; JSON in
 #                     bench/results/. THREADS=2 (default), ITERS=10, ROUNDS=3.
 #   make peer-openblas  unpack Debian's OpenBLAS into build/peer-openblas (not installed system-wide)
 #                     so bench-compare's PyTorch uses it for SGEMM instead of the reference BLAS

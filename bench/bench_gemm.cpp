@@ -36,10 +36,17 @@ void square(benchmark::internal::Benchmark* b) {
 }
 void shapes(benchmark::internal::Benchmark* b) {
   square(b);
-  b->Args({1000, 1000, 1000})->Args({1023, 1025, 1027})->Args({257, 255, 511})  // odd sizes
-      ->Args({2048, 256, 1024})->Args({256, 2048, 1024})->Args({1024, 1024, 64})  // non-square
-      ->Args({2560, 1024, 256})->Args({2560, 256, 1024})  // transformer FFN shapes (8 x 320 tokens)
-      ->Args({8, 16384, 72})->Args({72, 16384, 8})->Args({8, 72, 131072});  // conv lowering, 8 channels
+  b->Args({1000, 1000, 1000})
+      ->Args({1023, 1025, 1027})
+      ->Args({257, 255, 511})  // odd sizes
+      ->Args({2048, 256, 1024})
+      ->Args({256, 2048, 1024})
+      ->Args({1024, 1024, 64})  // non-square
+      ->Args({2560, 1024, 256})
+      ->Args({2560, 256, 1024})  // transformer FFN shapes (8 x 320 tokens)
+      ->Args({8, 16384, 72})
+      ->Args({72, 16384, 8})
+      ->Args({8, 72, 131072});  // conv lowering, 8 channels
 }
 
 }  // namespace
@@ -91,8 +98,8 @@ void PeakFMA_OneThread(benchmark::State& state) {
   const int64_t iters = 1 << 20;
   for (auto _ : state) benchmark::DoNotOptimize(avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters));
   const double flops = avx512 ? 2.0 * 16 * 24 * double(iters) : 2.0 * 8 * 12 * double(iters);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 }  // namespace
 BENCHMARK(PeakFMA_OneThread)->Arg(512)->Arg(256)->Unit(benchmark::kMillisecond);

@@ -15,7 +15,8 @@ using namespace cxr;
 namespace {
 
 void set_bytes(benchmark::State& state, double bytes) {
-  state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 void Softmax(benchmark::State& state) {  // rows x 320, along the last dim
@@ -35,8 +36,10 @@ void LayerNorm(benchmark::State& state) {  // (8, 320, 256) over the last dim
   layer_norm_forward_kernel(Device::CPU)(x, 1, w, b, 1e-5, out, mean, rstd);
   Tensor go = randn(x.shape(), {}, &g), gx = empty(x.shape()), gw = empty({256}), gb = empty({256});
   for (auto _ : state) {
-    if (backward) layer_norm_backward_kernel(Device::CPU)(go, x, 1, w, mean, rstd, gx, gw, gb);
-    else layer_norm_forward_kernel(Device::CPU)(x, 1, w, b, 1e-5, out, mean, rstd);
+    if (backward)
+      layer_norm_backward_kernel(Device::CPU)(go, x, 1, w, mean, rstd, gx, gw, gb);
+    else
+      layer_norm_forward_kernel(Device::CPU)(x, 1, w, b, 1e-5, out, mean, rstd);
   }
   set_bytes(state, (backward ? 3.0 : 2.0) * 4 * double(x.numel()));
   state.SetLabel(backward ? "backward" : "forward");
@@ -51,8 +54,10 @@ void BatchNorm(benchmark::State& state) {  // train mode, (8, C, S, S)
   batch_norm_forward_kernel(Device::CPU)(x, w, b, rm, rv, true, 0.1, 1e-5, out, mean, invstd);
   Tensor go = randn(x.shape(), {}, &g), gx = empty(x.shape()), gw = empty({C}), gb = empty({C});
   for (auto _ : state) {
-    if (backward) batch_norm_backward_kernel(Device::CPU)(go, x, w, mean, invstd, true, gx, gw, gb);
-    else batch_norm_forward_kernel(Device::CPU)(x, w, b, rm, rv, true, 0.1, 1e-5, out, mean, invstd);
+    if (backward)
+      batch_norm_backward_kernel(Device::CPU)(go, x, w, mean, invstd, true, gx, gw, gb);
+    else
+      batch_norm_forward_kernel(Device::CPU)(x, w, b, rm, rv, true, 0.1, 1e-5, out, mean, invstd);
   }
   set_bytes(state, (backward ? 3.0 : 2.0) * 4 * double(x.numel()));
   state.SetLabel(backward ? "backward" : "forward");
@@ -75,6 +80,11 @@ void Elementwise(benchmark::State& state) {  // (8, 8, 256, 256): the ResNet's l
 
 BENCHMARK(Softmax)->Args({8 * 4 * 320, 0})->Args({8 * 4 * 320, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(LayerNorm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BatchNorm)->Args({0, 8, 256})->Args({1, 8, 256})->Args({0, 64, 16})->Args({1, 64, 16})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BatchNorm)
+    ->Args({0, 8, 256})
+    ->Args({1, 8, 256})
+    ->Args({0, 64, 16})
+    ->Args({1, 64, 16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(Elementwise)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

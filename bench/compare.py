@@ -1,5 +1,6 @@
 """compare.py — `make bench-compare`: cxrlab against PyTorch, same rows, same sizes, same thread
-count, in one run, interleaved.
+count, in one run, interleaved. Rows: SGEMM 1024^3; resnet256_6_2_1 train step and inference at
+batch 8; the 4-layer text encoder's train step at batch 8 x 320 (definitions in bench/compare.cpp).
 
   python3 bench/compare.py [--threads 2] [--iters 10] [--warmup 3] [--rounds 3]
                            [--bin build/cxr_bench_compare] [--peer-blas DIR] [--out bench/results]
@@ -42,9 +43,10 @@ ROWS = [
     ("sgemm1024", "SGEMM 1024^3"),
     ("resnet_train", "resnet256_6_2_1 train step, batch 8"),
     ("resnet_infer", "resnet256_6_2_1 inference, batch 8"),
+    ("transformer_train", "4-layer encoder (256, 4 heads, FFN 1024) train step, batch 8 x 320"),
 ]
-PENDING = [("transformer_train", "4-layer transformer encoder train step, batch 8 x 320",
-            "not run: the text encoder does not exist yet")]
+PENDING = []
+BLAS_ROWS = {"sgemm1024", "transformer_train"}  # PyTorch's matmuls here go to BLAS: use OpenBLAS
 DEFAULT_PEER_BLAS = os.path.join(ROOT, "build", "peer-openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-pthread")
 
 
@@ -115,9 +117,10 @@ def main():
 
     ours_env = dict(os.environ, CXR_THREADS=str(args.threads))
     peer_env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    # OpenBLAS for the SGEMM row only: in the ResNet rows BLAS serves just the 768 -> 14 Linear, and
-    # OpenBLAS's own spinning threads beside PyTorch's OpenMP ones slowed PyTorch's convolutions
-    # (measured: inference 1.2-1.4 s vs 0.7-1.1 s with the system BLAS, same load).
+    # OpenBLAS for the rows whose matmuls go to BLAS (SGEMM, the transformer; with the reference
+    # BLAS PyTorch's transformer step takes 15-18 s). Not for the ResNet rows: there BLAS serves just
+    # the 768 -> 14 Linear, and OpenBLAS's own spinning threads beside PyTorch's OpenMP ones slowed
+    # PyTorch's convolutions (measured: inference 1.2-1.4 s vs 0.7-1.1 s with the system BLAS).
     peer_blas = args.peer_blas or (DEFAULT_PEER_BLAS if os.path.isdir(DEFAULT_PEER_BLAS) else "")
     sgemm_env = dict(peer_env, OPENBLAS_NUM_THREADS=str(args.threads))
     if peer_blas:
@@ -134,7 +137,7 @@ def main():
         ours, peers = [], {"default": [], "passive": []}
         for r in range(args.rounds):
             peer_cmd = [args.python, os.path.join(ROOT, "bench", "torch_peer.py"), row] + common
-            base_env = sgemm_env if row == "sgemm1024" else peer_env
+            base_env = sgemm_env if row in BLAS_ROWS else peer_env
             order = [("ours", [args.bin, row] + common, ours_env),
                      ("default", peer_cmd, base_env),
                      ("passive", peer_cmd, dict(base_env, OMP_WAIT_POLICY="PASSIVE"))]
@@ -182,10 +185,10 @@ def main():
                 print(f"  PyTorch BLAS in {r['row']}: {r['pytorch'].get('blas')}")
     print(f"machine: {report['machine'].get('Model name', '?')}, {report['machine'].get('cpus')} CPUs, "
           f"load average before {report['machine'].get('load average')}, after {report['machine']['load average after']}")
-    sgemm = next((r for r in report["rows"] if r["row"] == "sgemm1024" and "pytorch" in r), None)
-    if sgemm and "openblas" not in sgemm["pytorch"].get("blas", "").lower():
-        print("warning: the peer uses the reference BLAS, so its SGEMM is not a meaningful target; "
-              "run `make peer-openblas` first", file=sys.stderr)
+    blas_rows = [r for r in report["rows"] if r["row"] in BLAS_ROWS and "pytorch" in r]
+    if any("openblas" not in r["pytorch"].get("blas", "").lower() for r in blas_rows):
+        print("warning: the peer uses the reference BLAS, so its SGEMM and transformer rows are not meaningful "
+              "targets; run `make peer-openblas` first", file=sys.stderr)
 
     os.makedirs(args.out, exist_ok=True)
     name = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + report["commit"] + ".json"

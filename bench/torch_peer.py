@@ -3,15 +3,20 @@ bench/compare.cpp, with the same sizes and thread count, printing the same JSON 
 
   /usr/bin/python3 bench/torch_peer.py ROW [--iters N] [--warmup W] [--threads T]
 
-ROW: sgemm1024 | resnet_train | resnet_infer (definitions in bench/compare.cpp). The ResNet is
+ROW: sgemm1024 | resnet_train | resnet_infer | transformer_train (definitions in
+bench/compare.cpp). The ResNet is
 resnet256_6_2_1 as nn/models/resnet.cpp builds it (conv1/bn1/relu, six layers of two BasicBlocks,
 the first with a stride-2 conv1x1+BN downsample, AvgPool2d(2), flatten, fc1 768 -> 14), written
-out here so the peer does not depend on any other file. The JSON also names the BLAS library
+out here so the peer does not depend on any other file; so is the transformer encoder, as
+nn/models/bert.cpp builds it (HuggingFace's BertModel: embeddings + LayerNorm + dropout, post-LN
+layers with dropout on the attention probabilities and after each dense output, erf GELU, the
+additive attention mask, a tanh pooler). The JSON also names the BLAS library
 PyTorch has loaded (from /proc/self/maps): PyTorch's float matmul goes to BLAS, its convolutions to
 oneDNN.
 """
 import argparse
 import json
+import math
 import os
 import resource
 import time
@@ -56,6 +61,47 @@ class ResNet256(nn.Module):
         return self.fc1(torch.flatten(F.avg_pool2d(h, 2), 1))
 
 
+class BertLayer(nn.Module):
+    def __init__(self, hidden=256, heads=4, ffn=1024, p=0.1, eps=1e-12):
+        super().__init__()
+        self.query, self.key, self.value = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.attn_out, self.ln1 = nn.Linear(hidden, hidden), nn.LayerNorm(hidden, eps=eps)
+        self.inter, self.out, self.ln2 = nn.Linear(hidden, ffn), nn.Linear(ffn, hidden), nn.LayerNorm(hidden, eps=eps)
+        self.heads, self.p = heads, p
+
+    def forward(self, h, additive_mask):
+        b, length, hidden = h.shape
+        d = hidden // self.heads
+
+        def split(t):
+            return t.view(b, length, self.heads, d).transpose(1, 2)
+
+        q, k, v = split(self.query(h)), split(self.key(h)), split(self.value(h))
+        probs = F.dropout(torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + additive_mask, -1), self.p, self.training)
+        context = (probs @ v).transpose(1, 2).reshape(b, length, hidden)
+        h = self.ln1(h + F.dropout(self.attn_out(context), self.p, self.training))
+        return self.ln2(h + F.dropout(self.out(F.gelu(self.inter(h))), self.p, self.training))
+
+
+class Encoder(nn.Module):  # bert.h's default size: vocab 8000, 4 layers, hidden 256, 4 heads, FFN 1024
+    def __init__(self, vocab=8000, hidden=256, layers=4, positions=512, classes=14, p=0.1):
+        super().__init__()
+        self.word, self.position, self.token_type = nn.Embedding(vocab, hidden), nn.Embedding(positions, hidden), nn.Embedding(2, hidden)
+        self.ln = nn.LayerNorm(hidden, eps=1e-12)
+        self.layers = nn.ModuleList([BertLayer(hidden) for _ in range(layers)])
+        self.pooler, self.head, self.p = nn.Linear(hidden, hidden), nn.Linear(hidden, classes), p
+
+    def forward(self, ids):
+        b, length = ids.shape
+        types = torch.zeros_like(ids)
+        h = self.word(ids) + self.position(torch.arange(length)).unsqueeze(0) + self.token_type(types)
+        h = F.dropout(self.ln(h), self.p, self.training)
+        mask = ((1.0 - torch.ones(b, length)) * -10000.0).view(b, 1, 1, length)
+        for layer in self.layers:
+            h = layer(h, mask)
+        return self.head(torch.tanh(self.pooler(h[:, 0])))
+
+
 def rss_mib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -69,7 +115,7 @@ def blas_library():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("row", choices=["sgemm1024", "resnet_train", "resnet_infer"])
+    ap.add_argument("row", choices=["sgemm1024", "resnet_train", "resnet_infer", "transformer_train"])
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -83,6 +129,17 @@ def main():
 
         def step():
             torch.mm(a, b)
+    elif args.row == "transformer_train":
+        model = Encoder()
+        model.train()
+        ids = torch.randint(0, 8000, (8, 320))
+        y = torch.randint(0, 14, (8,))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(ids), y).backward()
+            opt.step()
     else:
         model = ResNet256()
         x = torch.randn(8, 1, 256, 256)

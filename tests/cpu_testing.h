@@ -52,10 +52,14 @@ class ScopedCpuConfig {
 enum class Layout { Contiguous, Transposed, Strided, Offset };
 inline const char* layout_name(Layout l) {
   switch (l) {
-    case Layout::Contiguous: return "contiguous";
-    case Layout::Transposed: return "transposed";
-    case Layout::Strided: return "strided";
-    case Layout::Offset: return "offset";
+    case Layout::Contiguous:
+      return "contiguous";
+    case Layout::Transposed:
+      return "transposed";
+    case Layout::Strided:
+      return "strided";
+    case Layout::Offset:
+      return "offset";
   }
   return "?";
 }
@@ -68,7 +72,8 @@ inline Tensor random_tensor(const Shape& shape, DType dtype, uint64_t seed, Layo
   Generator g(seed);
   TensorOptions o{.dtype = dtype};
   switch (layout) {
-    case Layout::Contiguous: return randn(shape, o, &g);
+    case Layout::Contiguous:
+      return randn(shape, o, &g);
     case Layout::Transposed: {
       Shape s = shape;
       std::swap(s[s.size() - 1], s[s.size() - 2]);
@@ -104,9 +109,9 @@ inline void check_within(const Tensor& actual, const Tensor& expected, const Ten
       worst = std::max(worst, d / b[i]);
     }
   }
-  CHECK_MESSAGE(bad == 0, bad, " of ", a.size(), " elements outside the bound; first at flat index ", first,
-                " (got ", a.empty() ? 0 : a[first], ", expected ", e.empty() ? 0 : e[first], ", bound ",
-                b.empty() ? 0 : b[first], "); worst |diff|/bound = ", worst);
+  CHECK_MESSAGE(bad == 0, bad, " of ", a.size(), " elements outside the bound; first at flat index ", first, " (got ",
+                a.empty() ? 0 : a[first], ", expected ", e.empty() ? 0 : e[first], ", bound ", b.empty() ? 0 : b[first],
+                "); worst |diff|/bound = ", worst);
 }
 
 inline void check_within(const Tensor& actual, const Tensor& expected, double bound, const std::string& what) {

@@ -30,6 +30,12 @@ const ConvCase kCases[] = {
     {"large image: several pixel groups", 1, 2, 70, 70, 3, 3, 3, {1, 1, 1}},
     {"many small images per group", 25, 2, 20, 20, 3, 3, 3, {1, 1, 1}},
     {"wide channels, tiny image", 2, 20, 4, 4, 24, 3, 3, {1, 1, 1}},
+    // backward weight's row-dot path: stride 1, 3-wide rows, >= 1024 pixels, O a multiple of 8
+    {"row-dot: 16 channels", 2, 16, 40, 37, 16, 3, 3, {1, 1, 1}},
+    {"row-dot: no padding, one image", 1, 4, 40, 40, 8, 3, 3, {1, 0, 1}},
+    {"row-dot: 5x3 kernel, odd padding", 3, 2, 36, 33, 8, 5, 3, {1, Size2(2, 1), 1}},
+    {"small-channel stride 2, even width", 2, 8, 66, 64, 8, 3, 3, {2, 1, 1}},
+    {"small-channel stride 2, odd width, no padding", 2, 3, 67, 71, 16, 3, 3, {2, 0, 1}},
 };
 
 // The rounding bound of a float sum of K products (any order), doubled for margin; `abs_result`
@@ -45,7 +51,8 @@ template <typename Run>
 void check_configs(const Tensor& expected, const Tensor& bound, const std::string& what, Run run) {
   for (cpu::Isa isa : {cpu::Isa::Generic, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
     if (isa > cpu::detected_isa()) continue;
-    Tensor one = full(expected.shape(), 777.0, expected.options()), two = full(expected.shape(), -3.0, expected.options());
+    Tensor one = full(expected.shape(), 777.0, expected.options()),
+           two = full(expected.shape(), -3.0, expected.options());
     {
       ScopedCpuConfig c({isa, 1});
       run(one);
@@ -61,9 +68,12 @@ void check_configs(const Tensor& expected, const Tensor& bound, const std::strin
 
 Tensor make_input(const ConvCase& c, DType dtype, uint64_t seed, int variant) {
   switch (variant % 3) {
-    case 0: return random_tensor({c.N, c.C, c.H, c.W}, dtype, seed);
-    case 1: return random_tensor({c.N, c.H, c.W, c.C}, dtype, seed).permute({0, 3, 1, 2});  // channels-last
-    default: return random_tensor({c.N, c.C, c.H, c.W}, dtype, seed, Layout::Strided);
+    case 0:
+      return random_tensor({c.N, c.C, c.H, c.W}, dtype, seed);
+    case 1:
+      return random_tensor({c.N, c.H, c.W, c.C}, dtype, seed).permute({0, 3, 1, 2});  // channels-last
+    default:
+      return random_tensor({c.N, c.C, c.H, c.W}, dtype, seed, Layout::Strided);
   }
 }
 
@@ -109,7 +119,8 @@ TEST_CASE("conv2d_fast, conv2d_backward_input_fast, conv2d_backward_weight_fast 
       Tensor gw = empty(w.shape(), {.dtype = dtype}), abs_gw = empty(w.shape(), {.dtype = dtype});
       conv2d_backward_weight_kernel.cpu_reference()(g, x, gw, p);
       conv2d_backward_weight_kernel.cpu_reference()(ag, ax, abs_gw, p);
-      check_configs(gw, sum_bound(abs_gw, out_shape[0] * out_shape[2] * out_shape[3], dtype), what + ": backward weight",
+      check_configs(gw, sum_bound(abs_gw, out_shape[0] * out_shape[2] * out_shape[3], dtype),
+                    what + ": backward weight",
                     [&](const Tensor& out) { conv2d_backward_weight_kernel.cpu_fast()(g, x, out, p); });
     }
   }

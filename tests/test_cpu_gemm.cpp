@@ -27,11 +27,11 @@ struct BmmShape {
 
 std::vector<BmmShape> bmm_shapes() {
   std::vector<BmmShape> shapes = {
-      {1, 1, 1, 1},     {1, 3, 5, 7},      {2, 13, 17, 19},  {3, 31, 33, 65},  // tiny; batch-parallel
-      {1, 67, 130, 257}, {1, 257, 255, 300},                                  // K > KC: several k blocks
-      {1, 250, 600, 40}, {1, 8, 1100, 9},                                     // M > MC, N > NC; conv-like
-      {4, 1, 64, 9},    {2, 40, 1, 33},                                       // a row, a column
-      {1, 4, 5, 0},                                                           // K = 0: zeros
+      {1, 1, 1, 1},      {1, 3, 5, 7},       {2, 13, 17, 19}, {3, 31, 33, 65},  // tiny; batch-parallel
+      {1, 67, 130, 257}, {1, 257, 255, 300},                                    // K > KC: several k blocks
+      {1, 250, 600, 40}, {1, 8, 1100, 9},                                       // M > MC, N > NC; conv-like
+      {4, 1, 64, 9},     {2, 40, 1, 33},                                        // a row, a column
+      {1, 4, 5, 0},                                                             // K = 0: zeros
   };
   Generator g(77);  // and a few random ones
   for (int i = 0; i < 4; ++i)
@@ -43,12 +43,10 @@ std::vector<BmmShape> bmm_shapes() {
 }  // namespace
 
 TEST_CASE("bmm_fast matches the reference bmm: shapes, layouts, dtypes, instruction sets, threads") {
-  const std::pair<Layout, Layout> layouts[] = {{Layout::Contiguous, Layout::Contiguous},
-                                               {Layout::Transposed, Layout::Contiguous},
-                                               {Layout::Contiguous, Layout::Transposed},
-                                               {Layout::Transposed, Layout::Transposed},
-                                               {Layout::Strided, Layout::Offset},
-                                               {Layout::Offset, Layout::Strided}};
+  const std::pair<Layout, Layout> layouts[] = {
+      {Layout::Contiguous, Layout::Contiguous}, {Layout::Transposed, Layout::Contiguous},
+      {Layout::Contiguous, Layout::Transposed}, {Layout::Transposed, Layout::Transposed},
+      {Layout::Strided, Layout::Offset},        {Layout::Offset, Layout::Strided}};
   uint64_t seed = 1000;
   for (DType dtype : {DType::Float32, DType::Float64}) {
     for (const BmmShape& s : bmm_shapes()) {
@@ -94,7 +92,8 @@ TEST_CASE("gemm accumulates into C when asked, and writes only its block") {
       bmm_kernel.cpu_reference()(a.unsqueeze(0), b.unsqueeze(0), expected);
       expected = expected.squeeze(0) + c0.narrow(1, 0, N);
     }
-    Tensor bound = gemm_bound(a.unsqueeze(0), b.unsqueeze(0), K, DType::Float32).squeeze(0) + abs(c0.narrow(1, 0, N)) * 1e-6;
+    Tensor bound =
+        gemm_bound(a.unsqueeze(0), b.unsqueeze(0), K, DType::Float32).squeeze(0) + abs(c0.narrow(1, 0, N)) * 1e-6;
     check_within(c.narrow(1, 0, N), expected, bound, config.name() + ": C += A B");
     check_identical(c.narrow(1, N, ldc - N), c0.narrow(1, N, ldc - N), config.name() + ": columns past N untouched");
   }
@@ -132,7 +131,10 @@ TEST_CASE("parallel_for covers its range exactly once, and nested calls run inli
   CHECK(cpu::num_threads() == cpu::default_num_threads());
   // An exception in a chunk reaches the caller.
   cpu::set_num_threads(2);
-  CHECK_THROWS_WITH(cpu::parallel_for(100, 1, [](int64_t b, int64_t) { if (b > 50) fail("chunk failed"); }),
+  CHECK_THROWS_WITH(cpu::parallel_for(100, 1,
+                                      [](int64_t b, int64_t) {
+                                        if (b > 50) fail("chunk failed");
+                                      }),
                     "chunk failed");
   cpu::set_num_threads(0);
 }

@@ -21,10 +21,10 @@ void* cached_allocate(size_t nbytes);  // 64-byte aligned; throws cxr::Error whe
 void cached_free(void* p);
 
 struct AllocatorStats {
-  int64_t in_use_bytes = 0;       // held by live storages (rounded to size classes)
+  int64_t in_use_bytes = 0;  // held by live storages (rounded to size classes)
   int64_t peak_in_use_bytes = 0;
-  int64_t cached_bytes = 0;       // free blocks kept for reuse
-  int64_t system_allocations = 0; // cacheable blocks obtained from the system (cache misses)
+  int64_t cached_bytes = 0;        // free blocks kept for reuse
+  int64_t system_allocations = 0;  // cacheable blocks obtained from the system (cache misses)
   int64_t cache_hits = 0;
   int64_t small_allocations = 0;  // blocks below kMinCachedBytes (malloc)
 };

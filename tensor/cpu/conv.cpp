@@ -1,27 +1,36 @@
-// conv.cpp — fast conv2d forward and both backward passes, as GEMMs over the im2col matrix
-//   X(k, j) = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]   (0 in the padding),
-//   k = (c, kh, kw) in [0, C*KH*KW), j = (n, oh, ow): column j of image n = j / P, P = HO*WO.
-//   forward:          out[n]  (O x P)   = Wm (O x CKK) · X[n] (CKK x P)          Wm = weight as a matrix
-//   backward input:   stride 1: the forward conv of g with the flipped, transposed weight
-//                     (gx = conv(g, w'[c, o, KH-1-kh, KW-1-kw], padding d(K-1) - p): again a GEMM
-//                     whose B is packed straight from g); other strides: col = Wm^T · g[n] one
-//                     column block at a time, scattered back (col2im) into a zeroed gx[n].
-//   backward weight:  gw (O x CKK) = sum over pixel groups of g_group (O x K_g) · X_group^T.
-// Shapes and math: tensor/ops/conv.cpp (the reference kernels are the direct loop nests there).
+// conv.cpp — fast conv2d forward and both backward passes. Two mechanisms, chosen per shape:
 //
-// Why im2col + GEMM for every layer of the seed's ResNets, the 8-channel ones at 256x256 included:
-// the forward never materializes X (the GEMM's B packer reads the image: "implicit im2col", so X
-// only ever exists one L2-sized block at a time); with O = 8 the micro-kernel's 8-row variant has
-// no padded rows, and K = C*9 = 72 is one k block. A packed element of X then feeds O FMAs; the
-// packing (contiguous runs of an image row) costs about a quarter of the FMAs at O = 8 and
-// vanishes as O grows, which measured faster than a direct 3x3 kernel would need to be to pay for
-// its own code (docs/PERFORMANCE.md has the per-layer figures). Small images (P < 256 pixels,
-// layer5/6) put every image's pixels in the columns of one GEMM, so its N is not a few pixels.
+// 1. GEMMs over the im2col matrix (every shape):
+//      X(k, j) = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]   (0 in the padding),
+//      k = (c, kh, kw) in [0, C*KH*KW), j = (n, oh, ow): column j of image n = j / P, P = HO*WO.
+//    forward:          out[n] (O x P) = Wm (O x CKK) · X[n] (CKK x P), Wm = the weight as a matrix;
+//                      X is never materialized: the GEMM's B packer reads the image ("implicit
+//                      im2col"), one L2-sized block at a time.
+//    backward input:   stride 1: the forward conv of g with the flipped, transposed weight
+//                      (gx = conv(g, w'[c, o, KH-1-kh, KW-1-kw], padding d(K-1) - p)); other strides:
+//                      col = Wm^T · g[n] one column block at a time, scattered back (col2im).
+//    backward weight:  gw (O x CKK) = sum over pixel groups of g_group (O x K_g) · X_group^T.
+//    Small images (P < 256, layer5/6) put every image's pixels in the columns of one GEMM.
+//
+// 2. Small-channel kernels (microkernel.h) for 3-wide kernel rows, stride 1 or 2, >= 1024 output
+//    pixels and at most 32 (forward) or 16 (backward weight) channels — the ResNets' early layers
+//    (1 -> 8 and 8 -> 8 channels at 256x256 and 128x128). There a packed element of X would feed
+//    only O = 8..16 FMAs, so packing, not arithmetic, set the pace of mechanism 1 (a third of a
+//    training step before these kernels). Instead each image is copied once, zero-padded, with its
+//    rows split into even and odd columns for stride 2, and
+//      forward (and stride-1 backward input, through the flipped weight): the direct kernel keeps
+//      8 output channels x 32 pixels in registers over all C*KH*3 taps (77-96% of peak at 8..32
+//      channels, against 42-74% for mechanism 1);
+//      backward weight: the row-dot kernel reduces along pixels in vector lanes, g rows against
+//      shifted input rows, with no transpose (2-3x mechanism 1 at 1..16 channels).
+//    The channel limits are where each measured faster than mechanism 1 (bench_conv); the
+//    per-layer figures are in docs/PERFORMANCE.md.
 //
 // Threads and determinism: images (or pixel groups) are spread over threads when there are
 // enough of them, otherwise each GEMM uses the threads; each output element is computed by one
-// GEMM in a fixed k order. Backward weight sums per-group partial products in group order, and the
-// groups (4096 pixels, or whole images when smaller) do not depend on the thread count.
+// kernel call in a fixed order. Backward weight sums per-group partial products in group order,
+// and the groups (4096 pixels or whole images for mechanism 1, images for the row-dot) depend only
+// on the shape, never on the thread count. Shapes and math: tensor/ops/conv.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -34,17 +43,17 @@ namespace cxr::cpu {
 namespace {
 
 struct ConvGeom {
-  int64_t N, C, H, W;    // input
-  int64_t O, KH, KW;     // weight
-  int64_t HO, WO;        // output
+  int64_t N, C, H, W;  // input
+  int64_t O, KH, KW;   // weight
+  int64_t HO, WO;      // output
   int64_t sh, sw, ph, pw, dh, dw;
   int64_t P() const { return HO * WO; }
   int64_t CKK() const { return C * KH * KW; }
 };
 
 ConvGeom geometry(const Tensor& x, const Tensor& w, int64_t HO, int64_t WO, const Conv2dParams& p) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), HO, WO,
-          p.stride.h, p.stride.w, p.padding.h, p.padding.w, p.dilation.h, p.dilation.w};
+  return {x.size(0), x.size(1),  x.size(2),  x.size(3),   w.size(0),   w.size(2),    w.size(3),   HO,
+          WO,        p.stride.h, p.stride.w, p.padding.h, p.padding.w, p.dilation.h, p.dilation.w};
 }
 
 // An NCHW image batch read (or written, for col2im) through its strides.
@@ -93,7 +102,8 @@ void im2col_runs(const Image4<Ptr>& x, const ConvGeom& g, int64_t k, int64_t j0,
       const int64_t lo = std::clamp(ow_first, ow, end_ow), hi = std::clamp(ow_end, lo, end_ow);
       if (lo > ow) emit(j, Ptr(nullptr), 0, lo - ow);
       if (hi > lo)
-        emit(j + (lo - ow), x.p + col.n * x.sn + c * x.sc + ih * x.sh + (lo * g.sw + shift) * x.sw, g.sw * x.sw, hi - lo);
+        emit(j + (lo - ow), x.p + col.n * x.sn + c * x.sc + ih * x.sh + (lo * g.sw + shift) * x.sw, g.sw * x.sw,
+             hi - lo);
       if (end_ow > hi) emit(j + (hi - ow), Ptr(nullptr), 0, end_ow - hi);
     }
     j += end_ow - ow;
@@ -121,16 +131,23 @@ inline void copy_run(T* d, const T* s, int64_t stride, int64_t count, const VecO
 template <typename T>
 inline void copy_panel_row(T* d, const T* s, int nr) {
   switch (nr) {
-    case 32: std::memcpy(d, s, 32 * sizeof(T)); break;
-    case 16: std::memcpy(d, s, 16 * sizeof(T)); break;
-    case 8: std::memcpy(d, s, 8 * sizeof(T)); break;
-    default: std::memcpy(d, s, size_t(nr) * sizeof(T));
+    case 32:
+      std::memcpy(d, s, 32 * sizeof(T));
+      break;
+    case 16:
+      std::memcpy(d, s, 16 * sizeof(T));
+      break;
+    case 8:
+      std::memcpy(d, s, 8 * sizeof(T));
+      break;
+    default:
+      std::memcpy(d, s, size_t(nr) * sizeof(T));
   }
 }
 
 // The k-dependent part of an im2col element's address and position, for rows [k0, k0 + kc).
 struct TapTable {
-  static constexpr int64_t kMax = 256;  // >= GemmBlocking<T>::kc
+  static constexpr int64_t kMax = 256;       // >= GemmBlocking<T>::kc
   int64_t offset[kMax], dh[kMax], dw[kMax];  // c*sc + kh*dh*sh + kw*dw*sw;  kh*dh;  kw*dw
   template <typename Ptr>
   TapTable(const Image4<Ptr>& x, const ConvGeom& g, int64_t k0, int64_t kc) {
@@ -270,13 +287,105 @@ const T* weight_matrix(const Tensor& w, int slot) {
   return m - O * C * KH * KW;
 }
 
+// out (N, O, HO, WO) contiguous = conv(x, Wm) (+ bias): the forward of this file's header.
+// The layout the small-conv kernels of microkernel.h read: image n of x zero-padded, each padded
+// row stored as its s phases (the columns = 0, 1, .. mod s) one after the other, `half` values each
+// (plus slack). Tap t of output pixel ow is then at phase t % s, index ow + t / s: consecutive
+// along ow for every tap, for stride 1 (one phase: the padded row itself) and stride 2 alike.
+struct SplitRows {
+  int64_t s, Hp, half, row;  // stride, padded height, phase length, row length (s * half)
+  int64_t taps[3];           // where each tap's pixels start in a row
+  SplitRows(const ConvGeom& g, int64_t slack)
+      : s(g.sw), Hp(g.H + 2 * g.ph), half((g.W + 2 * g.pw + g.sw - 1) / g.sw + slack), row(g.sw * half) {
+    for (int64_t t = 0; t < 3; ++t) taps[t] = (t % s) * half + t / s;
+  }
+};
+
+template <typename T>
+void split_padded_image(const Image4<const T*>& x, int64_t n, const ConvGeom& g, const SplitRows& L, T* xp) {
+  const VecOps<T>& ops = vec_kernels().get<T>();
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < L.Hp; ++ih) {
+      T* row = xp + (c * L.Hp + ih) * L.row;
+      std::fill(row, row + L.row, T(0));
+      const int64_t src_h = ih - g.ph;
+      if (src_h < 0 || src_h >= g.H) continue;
+      const T* src = x.p + n * x.sn + c * x.sc + src_h * x.sh;
+      // Phase f holds the input columns iw with (iw + pw) % s == f, at index (iw + pw) / s.
+      for (int64_t f = 0; f < L.s; ++f) {
+        const int64_t iw0 = ((f - g.pw) % L.s + L.s) % L.s;  // first such column
+        if (iw0 >= g.W) continue;
+        const int64_t count = (g.W - iw0 + L.s - 1) / L.s;
+        T* dst = row + f * L.half + (iw0 + g.pw) / L.s;
+        if (L.s * x.sw == 1)
+          std::copy(src + iw0, src + iw0 + count, dst);
+        else
+          ops.gather(src + iw0 * x.sw, L.s * x.sw, dst, count);
+      }
+    }
+}
+
+// Whether the small-conv kernels (direct forward, row-dot backward weight) take a convolution: few
+// channels, a multiple of the kernel's output-channel block, 3-wide kernel rows, stride 1 or 2 (the
+// same both ways), no dilation, large images.
+bool small_conv(const ConvGeom& g, int ob, int64_t max_channels);
+
 // Below this many output pixels per image, every image's pixels become columns of one GEMM.
 constexpr int64_t kMinPixelsPerImageGemm = 256;
+// From this many output pixels per image, a stride-1 conv with few channels and 3-wide kernel rows
+// runs the direct kernel (forward) or the row-dot kernel (backward weight) of microkernel.h.
+constexpr int64_t kSmallConvMinPixels = 1024;
+// Up to how many channels (in and out) each small-conv kernel beats the packed GEMM (measured with
+// bench_conv: the direct forward is ahead up to 32 channels, the row-dot backward weight up to 16).
+constexpr int64_t kDirectMaxChannels = 32, kRowDotMaxChannels = 16;
+bool small_conv(const ConvGeom& g, int ob, int64_t max_channels) {
+  return g.sh == g.sw && (g.sw == 1 || g.sw == 2) && g.dh == 1 && g.dw == 1 && g.KW == 3 && g.O % ob == 0 &&
+         g.O <= max_channels && g.C <= max_channels && g.P() >= kSmallConvMinPixels;
+}
 
-// out (N, O, HO, WO) contiguous = conv(x, Wm) (+ bias): the forward of this file's header.
+// Forward by the direct kernel (microkernel.h): for few channels the packed GEMM spends most of its
+// time packing X (each packed value feeds only O FMAs); the direct kernel reads a zero-padded copy of
+// the image as it lies and keeps OB x 32 outputs in registers over all C * KH * 3 taps.
+template <typename T>
+bool conv_forward_direct(const Image4<const T*>& x, const ConvGeom& g, const T* wm, const T* bias, int64_t bias_stride,
+                         T* out) {
+  const MicroKernelSet mk = micro_kernels(cpu_isa());
+  const DirectKernel<T> dk = [&] {
+    if constexpr (sizeof(T) == 4)
+      return mk.direct_f32;
+    else
+      return mk.direct_f64;
+  }();
+  const int64_t O = g.O, P = g.P(), CKK = g.CKK(), C = g.C, KH = g.KH;
+  if (!small_conv(g, dk.ob, kDirectMaxChannels)) return false;
+  // Weights per block of ob output channels, in the kernel's order: [c][kh][t][o].
+  std::vector<T> wk(size_t(O * CKK));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < CKK; ++k) wk[size_t((o / dk.ob) * CKK * dk.ob + k * dk.ob + o % dk.ob)] = wm[o * CKK + k];
+  const SplitRows L(g, dk.pixels + 1);  // slack: the last run's whole vectors
+  auto image = [&](int64_t n) {
+    T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * L.Hp * L.row));
+    split_padded_image(x, n, g, L, xp);
+    T* on = out + n * O * P;
+    for (int64_t oh = 0; oh < g.HO; ++oh)
+      for (int64_t ow = 0; ow < g.WO; ow += dk.pixels)
+        for (int64_t o0 = 0; o0 < O; o0 += dk.ob)
+          dk.fn(C, KH, xp + oh * L.s * L.row + ow, L.Hp * L.row, L.row, L.taps, wk.data() + o0 * CKK,
+                on + o0 * P + oh * g.WO + ow, P, std::min<int64_t>(dk.pixels, g.WO - ow));
+    if (bias)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t p = 0; p < P; ++p) on[o * P + p] += bias[o * bias_stride];
+  };
+  parallel_for(g.N, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) image(n);
+  });
+  return true;
+}
+
 template <typename T>
 void conv_forward(const Image4<const T*>& x, const ConvGeom& g, const T* wm, const T* bias, int64_t bias_stride,
                   T* out) {
+  if (conv_forward_direct(x, g, wm, bias, bias_stride, out)) return;
   const int64_t O = g.O, P = g.P(), CKK = g.CKK();
   const PackStridedA<T> pack_w{{wm, CKK, 1}};
   auto fill_bias = [&](T* c, int64_t ldc, int64_t cols) {
@@ -335,7 +444,8 @@ void conv2d_backward_input_fast(const Tensor& g_t, const Tensor& w, const Tensor
         for (int64_t c = 0; c < C; ++c)
           for (int64_t kh = 0; kh < KH; ++kh)
             for (int64_t kw = 0; kw < KW; ++kw)
-              wf[((c * O + o) * KH + kh) * KW + kw] = wi.p[o * wi.sn + c * wi.sc + (KH - 1 - kh) * wi.sh + (KW - 1 - kw) * wi.sw];
+              wf[((c * O + o) * KH + kh) * KW + kw] =
+                  wi.p[o * wi.sn + c * wi.sc + (KH - 1 - kh) * wi.sh + (KW - 1 - kw) * wi.sw];
       const ConvGeom flipped{g.N, O, g.HO, g.WO, C, KH, KW, g.H, g.W, 1, 1, flip_ph, flip_pw, g.dh, g.dw};
       conv_forward<T>(image_of<const T>(g_t), flipped, wf, nullptr, 0, gx.data<T>());
       return;
@@ -376,6 +486,46 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
     Tensor gc = g_t.is_contiguous() ? g_t : g_t.contiguous();
     const T* gp = gc.data<T>();
     const Image4<const T*> xi = image_of<const T>(x);
+    T* out = gw.data<T>();
+    // Few channels, stride 1, 3-wide kernel rows, large images: the row-dot kernel of
+    // microkernel.h on a zero-padded copy of each image. Here the packed GEMM below would spend most
+    // of its time transposing X (its pixels are the reduction dim) for 8 to 32 FMAs per element;
+    // the row-dot reads g and the input rows as they lie. Images are the groups, summed in order.
+    const MicroKernelSet mk = micro_kernels(cpu_isa());
+    const RowDotKernel<T> rd = [&] {
+      if constexpr (sizeof(T) == 4)
+        return mk.row_dot_f32;
+      else
+        return mk.row_dot_f64;
+    }();
+    if (small_conv(g, rd.ob, kRowDotMaxChannels)) {
+      const SplitRows L(g, 0);
+      const int64_t C = g.C, KH = g.KH;
+      auto image = [&](int64_t n, T* partial) {
+        std::fill(partial, partial + O * CKK, T(0));
+        T* xp = static_cast<T*>(scratch_buffer(kScratchConv1, sizeof(T) * C * L.Hp * L.row));
+        split_padded_image(xi, n, g, L, xp);
+        for (int64_t o0 = 0; o0 < O; o0 += rd.ob)
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              rd.fn(g.HO, g.WO, gp + (n * O + o0) * P, P, g.WO, xp + (c * L.Hp + kh) * L.row, L.s * L.row, L.taps,
+                    partial + o0 * CKK + (c * KH + kh) * 3, CKK);
+      };
+      if (N == 1) {
+        image(0, out);
+        return;
+      }
+      std::vector<T> partials(size_t(N * O * CKK));
+      parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) image(n, partials.data() + n * O * CKK);
+      });
+      std::memcpy(out, partials.data(), sizeof(T) * O * CKK);
+      for (int64_t n = 1; n < N; ++n) {
+        const T* src = partials.data() + n * O * CKK;
+        for (int64_t e = 0; e < O * CKK; ++e) out[e] += src[e];
+      }
+      return;
+    }
     // Pixel groups: chunks of kGroup pixels of one image, or runs of whole images when P is
     // smaller. Group i covers columns [start(i), start(i+1)) of the N*P columns.
     constexpr int64_t kGroup = 4096;
@@ -395,7 +545,6 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
       gemm_packed<T>(O, CKK, j1 - j0, PackImageRowsA<T>{gp, O * P, P, P, j0}, PackIm2colT<T>{xi, &g, j0}, partial, CKK,
                      false);
     };
-    T* out = gw.data<T>();
     if (groups == 1) {
       group_product(0, out);
       return;

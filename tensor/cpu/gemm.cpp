@@ -66,8 +66,8 @@ void gemm(int64_t M, int64_t N, int64_t K, StridedMatrix<float> A, StridedMatrix
           bool accumulate) {
   gemm_strided(M, N, K, A, B, C, ldc, accumulate);
 }
-void gemm(int64_t M, int64_t N, int64_t K, StridedMatrix<double> A, StridedMatrix<double> B, double* C,
-          int64_t ldc, bool accumulate) {
+void gemm(int64_t M, int64_t N, int64_t K, StridedMatrix<double> A, StridedMatrix<double> B, double* C, int64_t ldc,
+          bool accumulate) {
   gemm_strided(M, N, K, A, B, C, ldc, accumulate);
 }
 

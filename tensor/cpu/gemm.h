@@ -43,8 +43,8 @@ struct StridedMatrix {
 // from inside a parallel region).
 void gemm(int64_t M, int64_t N, int64_t K, StridedMatrix<float> A, StridedMatrix<float> B, float* C, int64_t ldc,
           bool accumulate);
-void gemm(int64_t M, int64_t N, int64_t K, StridedMatrix<double> A, StridedMatrix<double> B, double* C,
-          int64_t ldc, bool accumulate);
+void gemm(int64_t M, int64_t N, int64_t K, StridedMatrix<double> A, StridedMatrix<double> B, double* C, int64_t ldc,
+          bool accumulate);
 
 // ---- the driver, for callers with their own packers ----
 // PackA(i0, mc, k0, kc, mr, dst): rows [i0, i0+mc) x cols [k0, k0+kc) of A as ceil(mc/mr) panels,
@@ -68,8 +68,10 @@ const MicroKernel<T>& choose_micro_kernel(int64_t M) {
   const MicroKernelSet set = micro_kernels(cpu_isa());
   const MicroKernel<T>* ks;
   int count;
-  if constexpr (sizeof(T) == 4) ks = set.f32, count = set.f32_count;
-  else ks = set.f64, count = set.f64_count;
+  if constexpr (sizeof(T) == 4)
+    ks = set.f32, count = set.f32_count;
+  else
+    ks = set.f64, count = set.f64_count;
   const MicroKernel<T>* best = &ks[0];
   for (int i = 1; i < count; ++i) {
     auto padded = [&](int mr) { return (M + mr - 1) / mr * mr; };
@@ -148,9 +150,12 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const PackA& pack_a, const Pac
   const int64_t parts = std::min<int64_t>(threads, units);
   parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const int64_t lo = std::min(extent, units * p / parts * unit), hi = std::min(extent, units * (p + 1) / parts * unit);
-      if (split_n) gemm_block(uk, K, pack_a, pack_b, C, ldc, accumulate, 0, M, lo, hi);
-      else gemm_block(uk, K, pack_a, pack_b, C, ldc, accumulate, lo, hi, 0, N);
+      const int64_t lo = std::min(extent, units * p / parts * unit),
+                    hi = std::min(extent, units * (p + 1) / parts * unit);
+      if (split_n)
+        gemm_block(uk, K, pack_a, pack_b, C, ldc, accumulate, 0, M, lo, hi);
+      else
+        gemm_block(uk, K, pack_a, pack_b, C, ldc, accumulate, lo, hi, 0, N);
     }
   });
 }

@@ -39,6 +39,8 @@ void layer_norm_backward_fast(const Tensor& grad_out, const Tensor& x, int64_t n
                               const Tensor& save_mean, const Tensor& save_rstd, const Tensor& grad_x,
                               const Tensor& grad_weight, const Tensor& grad_bias);
 
+void dropout_mask_fast(const Tensor& mask, double p, double scale, uint64_t seed, uint64_t first_counter);
+
 // reductions (reduce.cpp)
 void sum_fast(const Tensor& x, const Tensor& out);
 void softmax_fast(const Tensor& x, int64_t dim, bool log, const Tensor& out);

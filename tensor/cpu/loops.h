@@ -14,10 +14,10 @@ namespace cxr::cpu {
 
 template <size_t N>
 struct Rows {
-  Shape outer;                          // sizes of the dims above the row
+  Shape outer;                           // sizes of the dims above the row
   std::array<Strides, N> outer_strides;  // per operand
   std::array<int64_t, N> inner_stride{};
-  int64_t inner = 1, count = 1;         // row length, number of rows
+  int64_t inner = 1, count = 1;  // row length, number of rows
 };
 
 // Coalesces (shape, strides of each operand) into rows.

@@ -28,6 +28,40 @@ struct MicroKernel {
   const char* name = "";
 };
 
+// The backward-weight row-dot kernel of conv.cpp (stride-1 convolutions with few channels): for
+// OB output channels o and the 3 taps t of a kernel row,
+//   out[o * os + t] += sum_{r < rows} sum_{p < n} g[o * gs + r * gr + p] * x[r * xr + taps[t] + p]
+// (g: rows of the upstream gradient; x: rows of the zero-padded input, taps[t] where tap t's pixels
+// start: t for a stride-1 conv, in the even or odd half of a split row for stride 2). The
+// sums run along the pixels in W-lane vectors, rows and pixels in order, the W lanes then added
+// 0..W-1, then the pixels past the last full vector: no packing and no transpose, and an order that
+// depends only on the shape.
+template <typename T>
+using RowDotFn = void(int64_t rows, int64_t n, const T* g, int64_t gs, int64_t gr, const T* x, int64_t xr,
+                      const int64_t* taps, T* out, int64_t os);
+template <typename T>
+struct RowDotKernel {
+  int ob = 0;  // output channels per call
+  RowDotFn<T>* fn = nullptr;
+};
+
+// The direct convolution kernel of conv.cpp (stride-1 convolutions with few channels, 3-wide kernel
+// rows): OB output channels o and a run of `px` output pixels of one output row,
+//   out[o * os + p] = sum_{c < C, kh < KH, t < 3} w[((c * KH + kh) * 3 + t) * OB + o] * x[c * xc + kh * xr + taps[t] +
+//   p]
+// (x: the zero-padded input at the run's first pixel, taps as for the row-dot kernel, whole vectors
+// readable past px). The accumulators (OB x px / W vectors) stay in registers over the whole (c, kh, t) sum,
+// added in that order; px <= the kernel's `pixels`, computed in full vectors, stored up to px.
+template <typename T>
+using DirectFn = void(int64_t C, int64_t KH, const T* x, int64_t xc, int64_t xr, const int64_t* taps, const T* w,
+                      T* out, int64_t os, int64_t px);
+template <typename T>
+struct DirectKernel {
+  int ob = 0;      // output channels per call
+  int pixels = 0;  // pixels per call (at most)
+  DirectFn<T>* fn = nullptr;
+};
+
 // The kernels for `isa` (the best one first): the GEMM driver picks, per call, the MR that wastes
 // the fewest padded rows of A. Always at least one.
 struct MicroKernelSet {
@@ -35,6 +69,10 @@ struct MicroKernelSet {
   int f32_count;
   const MicroKernel<double>* f64;
   int f64_count;
+  RowDotKernel<float> row_dot_f32;
+  RowDotKernel<double> row_dot_f64;
+  DirectKernel<float> direct_f32;
+  DirectKernel<double> direct_f64;
 };
 MicroKernelSet micro_kernels(Isa isa);
 

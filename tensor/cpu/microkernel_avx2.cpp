@@ -47,6 +47,22 @@ void f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
 void f64_6x8(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, bool acc) {
   tile_kernel<Avx2F64, 6, 2>(kc, a, b, c, ldc, acc);
 }
+void row_dot_f32(int64_t rows, int64_t n, const float* g, int64_t gs, int64_t gr, const float* x, int64_t xr,
+                 const int64_t* taps, float* out, int64_t os) {
+  row_dot3<Avx2F32, 4>(rows, n, g, gs, gr, x, xr, taps, out, os);
+}
+void direct_f32(int64_t C, int64_t KH, const float* x, int64_t xc, int64_t xr, const int64_t* taps, const float* w,
+                float* out, int64_t os, int64_t px) {
+  direct3<Avx2F32, 4, 2>(C, KH, x, xc, xr, taps, w, out, os, px);
+}
+void direct_f64(int64_t C, int64_t KH, const double* x, int64_t xc, int64_t xr, const int64_t* taps, const double* w,
+                double* out, int64_t os, int64_t px) {
+  direct3<Avx2F64, 4, 2>(C, KH, x, xc, xr, taps, w, out, os, px);
+}
+void row_dot_f64(int64_t rows, int64_t n, const double* g, int64_t gs, int64_t gr, const double* x, int64_t xr,
+                 const int64_t* taps, double* out, int64_t os) {
+  row_dot3<Avx2F64, 4>(rows, n, g, gs, gr, x, xr, taps, out, os);
+}
 }  // namespace
 }  // namespace cxr::cpu
 #pragma GCC pop_options
@@ -55,7 +71,7 @@ namespace cxr::cpu {
 MicroKernelSet micro_kernels_avx2() {
   static const MicroKernel<float> f32[] = {{6, 16, f32_6x16, "avx2 6x16"}};
   static const MicroKernel<double> f64[] = {{6, 8, f64_6x8, "avx2 6x8"}};
-  return {f32, 1, f64, 1};
+  return {f32, 1, f64, 1, {4, row_dot_f32}, {4, row_dot_f64}, {4, 16, direct_f32}, {4, 8, direct_f64}};
 }
 }  // namespace cxr::cpu
 #endif

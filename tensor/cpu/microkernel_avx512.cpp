@@ -53,6 +53,22 @@ void f64_12x16(int64_t kc, const double* a, const double* b, double* c, int64_t 
 void f64_8x16(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, bool acc) {
   tile_kernel<Avx512F64, 8, 2>(kc, a, b, c, ldc, acc);
 }
+void row_dot_f32(int64_t rows, int64_t n, const float* g, int64_t gs, int64_t gr, const float* x, int64_t xr,
+                 const int64_t* taps, float* out, int64_t os) {
+  row_dot3<Avx512F32, 8>(rows, n, g, gs, gr, x, xr, taps, out, os);
+}
+void direct_f32(int64_t C, int64_t KH, const float* x, int64_t xc, int64_t xr, const int64_t* taps, const float* w,
+                float* out, int64_t os, int64_t px) {
+  direct3<Avx512F32, 8, 2>(C, KH, x, xc, xr, taps, w, out, os, px);
+}
+void direct_f64(int64_t C, int64_t KH, const double* x, int64_t xc, int64_t xr, const int64_t* taps, const double* w,
+                double* out, int64_t os, int64_t px) {
+  direct3<Avx512F64, 8, 2>(C, KH, x, xc, xr, taps, w, out, os, px);
+}
+void row_dot_f64(int64_t rows, int64_t n, const double* g, int64_t gs, int64_t gr, const double* x, int64_t xr,
+                 const int64_t* taps, double* out, int64_t os) {
+  row_dot3<Avx512F64, 8>(rows, n, g, gs, gr, x, xr, taps, out, os);
+}
 }  // namespace
 }  // namespace cxr::cpu
 #pragma GCC pop_options
@@ -61,7 +77,7 @@ namespace cxr::cpu {
 MicroKernelSet micro_kernels_avx512() {
   static const MicroKernel<float> f32[] = {{12, 32, f32_12x32, "avx512 12x32"}, {8, 32, f32_8x32, "avx512 8x32"}};
   static const MicroKernel<double> f64[] = {{12, 16, f64_12x16, "avx512 12x16"}, {8, 16, f64_8x16, "avx512 8x16"}};
-  return {f32, 2, f64, 2};
+  return {f32, 2, f64, 2, {8, row_dot_f32}, {8, row_dot_f64}, {8, 32, direct_f32}, {8, 16, direct_f64}};
 }
 }  // namespace cxr::cpu
 #endif

@@ -23,7 +23,8 @@ void tile_kernel(int64_t kc, const typename S::T* a, const typename S::T* b, typ
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int off = 0; off < kRowBytes; off += 64) __builtin_prefetch(reinterpret_cast<const char*>(c + i * ldc) + off, 1, 3);
+    for (int off = 0; off < kRowBytes; off += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(c + i * ldc) + off, 1, 3);
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -49,6 +50,89 @@ void tile_kernel(int64_t kc, const typename S::T* a, const typename S::T* b, typ
       typename S::T* p = c + i * ldc + j * W;
       S::storeu(p, accumulate ? S::add(S::loadu(p), acc[i][j]) : acc[i][j]);
     }
+}
+
+// The row-dot kernel of microkernel.h: OB x 3 vector accumulators (24 + 3 + 1 zmm at OB = 8).
+template <class S, int OB>
+void row_dot3(int64_t rows, int64_t n, const typename S::T* g, int64_t gs, int64_t gr, const typename S::T* x,
+              int64_t xr, const int64_t* taps, typename S::T* out, int64_t os) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[OB][3];
+#pragma GCC unroll 16
+  for (int o = 0; o < OB; ++o)
+    for (int t = 0; t < 3; ++t) acc[o][t] = S::zero();
+  T tail[OB][3] = {};
+  const int64_t nv = n / W * W, t0 = taps[0], t1 = taps[1], t2 = taps[2];
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* gp = g + r * gr;
+    const T* xp = x + r * xr;
+    for (int64_t p = 0; p < nv; p += W) {
+      const V x0 = S::loadu(xp + t0 + p), x1 = S::loadu(xp + t1 + p), x2 = S::loadu(xp + t2 + p);
+#pragma GCC unroll 16
+      for (int o = 0; o < OB; ++o) {
+        const V gv = S::loadu(gp + o * gs + p);
+        acc[o][0] = S::fma(gv, x0, acc[o][0]);
+        acc[o][1] = S::fma(gv, x1, acc[o][1]);
+        acc[o][2] = S::fma(gv, x2, acc[o][2]);
+      }
+    }
+    for (int64_t p = nv; p < n; ++p)
+      for (int o = 0; o < OB; ++o)
+        for (int t = 0; t < 3; ++t) tail[o][t] += gp[o * gs + p] * xp[taps[t] + p];
+  }
+  for (int o = 0; o < OB; ++o)
+    for (int t = 0; t < 3; ++t) {
+      T lanes[W];
+      S::storeu(lanes, acc[o][t]);
+      T sum = 0;
+      for (int l = 0; l < W; ++l) sum += lanes[l];
+      out[o * os + t] += sum + tail[o][t];
+    }
+}
+
+// The direct kernel of microkernel.h: OB x NV vector accumulators (16 + 6 + 1 zmm at 8 x 2).
+template <class S, int OB, int NV>
+void direct3(int64_t C, int64_t KH, const typename S::T* x, int64_t xc, int64_t xr, const int64_t* taps,
+             const typename S::T* w, typename S::T* out, int64_t os, int64_t px) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[OB][NV];
+#pragma GCC unroll 16
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[o][v] = S::zero();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kh = 0; kh < KH; ++kh, w += 3 * OB) {
+      const T* xp = x + c * xc + kh * xr;
+      V xv[3][NV];
+#pragma GCC unroll 3
+      for (int t = 0; t < 3; ++t)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) xv[t][v] = S::loadu(xp + taps[t] + v * W);
+#pragma GCC unroll 3
+      for (int t = 0; t < 3; ++t)
+#pragma GCC unroll 16
+        for (int o = 0; o < OB; ++o) {
+          const V wv = S::bcast(w + t * OB + o);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) acc[o][v] = S::fma(wv, xv[t][v], acc[o][v]);
+        }
+    }
+  if (px == NV * W) {
+#pragma GCC unroll 16
+    for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) S::storeu(out + o * os + v * W, acc[o][v]);
+    return;
+  }
+  for (int o = 0; o < OB; ++o) {
+    T tile[NV * W];
+    for (int v = 0; v < NV; ++v) S::storeu(tile + v * W, acc[o][v]);
+    for (int64_t p = 0; p < px; ++p) out[o * os + p] = tile[p];
+  }
 }
 
 }  // namespace

@@ -222,16 +222,17 @@ void layer_norm_backward_fast(const Tensor& g, const Tensor& x, int64_t k, const
     const T* pg = g.data<T>();
     if (grad_x.defined()) {
       T* pgx = grad_x.data<T>();
-      parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const double mean = double(pm[r]), rstd = double(pr[r]);
-          double lg[kLanes] = {}, lgx[kLanes] = {};
-          ops.ln_grad_lanes(pg + r * D, w.data(), px + r * D, D, mean, lg, lgx);
-          const double b = -rstd * rstd * rstd * combine(lgx) / double(D);
-          const double c = -rstd * combine(lg) / double(D) - b * mean;
-          ops.ln_backward(pg + r * D, w.data(), px + r * D, pgx + r * D, D, T(rstd), T(b), T(c));
-        }
-      });
+      parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(D, 1)),
+                   [&](int64_t r0, int64_t r1) {
+                     for (int64_t r = r0; r < r1; ++r) {
+                       const double mean = double(pm[r]), rstd = double(pr[r]);
+                       double lg[kLanes] = {}, lgx[kLanes] = {};
+                       ops.ln_grad_lanes(pg + r * D, w.data(), px + r * D, D, mean, lg, lgx);
+                       const double b = -rstd * rstd * rstd * combine(lgx) / double(D);
+                       const double c = -rstd * combine(lg) / double(D) - b * mean;
+                       ops.ln_backward(pg + r * D, w.data(), px + r * D, pgx + r * D, D, T(rstd), T(b), T(c));
+                     }
+                   });
     }
     if (!grad_weight.defined() && !grad_bias.defined()) return;
     std::vector<double> acc_w(size_t(D), 0.0), acc_b(size_t(D), 0.0);
@@ -245,6 +246,22 @@ void layer_norm_backward_fast(const Tensor& g, const Tensor& x, int64_t k, const
       if (grad_weight.defined()) grad_weight.data<T>()[j] = T(acc_w[size_t(j)]);
       if (grad_bias.defined()) grad_bias.data<T>()[j] = T(acc_b[size_t(j)]);
     }
+  });
+}
+
+// ---- dropout mask: element i is 0 when Philox(seed, first + i) < p, else scale ----
+// The reference's draw per element (vec.h inlines Philox so it vectorizes), for a contiguous mask
+// spread over threads: counter-based, so bit-identical whatever the chunking.
+void dropout_mask_fast(const Tensor& mask, double p, double scale, uint64_t seed, uint64_t first_counter) {
+  if (!is_float(mask) || !mask.is_contiguous()) {
+    return dropout_mask_kernel.cpu_reference()(mask, p, scale, seed, first_counter);
+  }
+  visit_floating(mask.dtype(), "dropout", [&]<typename T>() {
+    const auto& ops = vec_kernels().get<T>();
+    T* pm = mask.data<T>();
+    parallel_for(mask.numel(), 16 * 1024, [&](int64_t i0, int64_t i1) {
+      ops.dropout_mask(seed, first_counter + uint64_t(i0), p, T(scale), pm + i0, i1 - i0);
+    });
   });
 }
 

@@ -91,8 +91,10 @@ void softmax_fast(const Tensor& x, int64_t dim, bool log, const Tensor& out) {
         T* yr = po + r * n;
         const T m = ops.row_max(xr, n);
         const double s = ops.exp_shifted(xr, yr, n, m);
-        if (log) ops.shift2(xr, yr, n, m, T(std::log(s)));
-        else ops.scale(yr, n, T(1.0 / s));
+        if (log)
+          ops.shift2(xr, yr, n, m, T(std::log(s)));
+        else
+          ops.scale(yr, n, T(1.0 / s));
       }
     });
   });

@@ -61,9 +61,12 @@ Isa detected_isa() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::Generic: return "generic";
-    case Isa::Avx2: return "avx2";
-    case Isa::Avx512: return "avx512";
+    case Isa::Generic:
+      return "generic";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Avx512:
+      return "avx512";
   }
   return "?";
 }
@@ -179,8 +182,7 @@ int threads_from_env() {
   if (env == nullptr || *env == '\0') return default_num_threads();
   char* end = nullptr;
   long n = std::strtol(env, &end, 10);
-  CXR_CHECK(end != env && *end == '\0' && n >= 0 && n <= 1024, "CXR_THREADS: expected a thread count, got '", env,
-            "'");
+  CXR_CHECK(end != env && *end == '\0' && n >= 0 && n <= 1024, "CXR_THREADS: expected a thread count, got '", env, "'");
   return n == 0 ? default_num_threads() : int(n);
 }
 

@@ -21,8 +21,8 @@
 namespace cxr::cpu {
 
 enum class Isa : uint8_t { Generic, Avx2, Avx512 };
-Isa detected_isa();        // the best the CPU (and OS) supports
-Isa cpu_isa();             // the one in use: min(detected, CXR_ISA / set_cpu_isa)
+Isa detected_isa();         // the best the CPU (and OS) supports
+Isa cpu_isa();              // the one in use: min(detected, CXR_ISA / set_cpu_isa)
 void set_cpu_isa(Isa isa);  // clamped to detected_isa()
 const char* isa_name(Isa isa);
 

@@ -10,9 +10,19 @@ const VecKernels& vec_kernels_avx2();
 
 bool vec_unary_supported(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Relu: case UnaryOp::ReluMask: case UnaryOp::Sqrt:
-    case UnaryOp::Rsqrt: case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Tanh: case UnaryOp::Sigmoid:
+    case UnaryOp::Neg:
+    case UnaryOp::Abs:
+    case UnaryOp::Relu:
+    case UnaryOp::ReluMask:
+    case UnaryOp::Sqrt:
+    case UnaryOp::Rsqrt:
+    case UnaryOp::Exp:
+    case UnaryOp::Log:
+    case UnaryOp::Tanh:
+    case UnaryOp::Sigmoid:
     case UnaryOp::Softplus:
+    case UnaryOp::Gelu:
+    case UnaryOp::GeluDerivative:
       return true;
     default:
       return false;

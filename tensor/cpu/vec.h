@@ -58,6 +58,9 @@ struct VecOps {
   void (*scale)(T* y, int64_t n, T s);
   // y = (x - m) - c   (log_softmax: exact in x - m, as the reference)
   void (*shift2)(const T* x, T* y, int64_t n, T m, T c);
+  // Dropout mask: y[i] = 0 when uniform(Philox-4x32-10(seed, first + i)) < p, else scale — the
+  // reference's draw (tensor/random.cpp), inlined and unrolled so the compiler can vectorize it.
+  void (*dropout_mask)(uint64_t seed, uint64_t first, double p, T scale, T* y, int64_t n);
   // d[i] = s[i * stride]  (stride 2, the stride-2 convolutions' im2col rows, vectorized by permutes)
   void (*gather)(const T* s, int64_t stride, T* d, int64_t n);
 };
@@ -67,8 +70,10 @@ struct VecKernels {
   VecOps<double> f64;
   template <typename T>
   const VecOps<T>& get() const {
-    if constexpr (sizeof(T) == 4) return f32;
-    else return f64;
+    if constexpr (sizeof(T) == 4)
+      return f32;
+    else
+      return f64;
   }
 };
 

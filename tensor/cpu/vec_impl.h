@@ -1,7 +1,8 @@
 // vec_impl.h — the loops of vec.h, written once and compiled per instruction set: included by
 // vec_<isa>.cpp after its target pragma (every function here has internal linkage). The compiler
-// vectorizes them (-O3 on tensor/cpu/); transcendental functions stay scalar calls (std::exp ...),
-// bit-identical to the reference kernels.
+// vectorizes them (-O3 on tensor/cpu/); transcendental functions stay scalar calls (std::exp,
+// std::erf ...), with the reference kernels' expressions: bit-identical to them, except where an
+// instruction set with FMA contracts a*b + c (GELU's derivative).
 #pragma once
 
 #include <cmath>
@@ -25,25 +26,64 @@ T sigmoid_value(T x) {  // as the reference: never exponentiates a large positiv
   return e / (T(1) + e);
 }
 
+// GELU (erf form) and its derivative, as the reference kernels write them (tensor/ops/elementwise.cpp).
+template <typename T>
+T gelu_value(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
+}
+template <typename T>
+T gelu_derivative(T x) {
+  T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+  T pdf = std::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);  // 1/sqrt(2 pi)
+  return cdf + x * pdf;
+}
+
 template <typename T>
 void unary_impl(UnaryOp op, const T* x, T* y, int64_t n, UnaryParams p) {
   switch (op) {
-    case UnaryOp::Neg: map1(x, y, n, [](T v) { return T(-v); }); break;
-    case UnaryOp::Abs: map1(x, y, n, [](T v) { return v < 0 ? T(-v) : v; }); break;
-    case UnaryOp::Relu: map1(x, y, n, [](T v) { return v > 0 ? v : T(0); }); break;
-    case UnaryOp::ReluMask: map1(x, y, n, [](T v) { return v > 0 ? T(1) : T(0); }); break;
-    case UnaryOp::Sqrt: map1(x, y, n, [](T v) { return std::sqrt(v); }); break;
-    case UnaryOp::Rsqrt: map1(x, y, n, [](T v) { return T(1) / std::sqrt(v); }); break;
-    case UnaryOp::Exp: map1(x, y, n, [](T v) { return std::exp(v); }); break;
-    case UnaryOp::Log: map1(x, y, n, [](T v) { return std::log(v); }); break;
-    case UnaryOp::Tanh: map1(x, y, n, [](T v) { return std::tanh(v); }); break;
-    case UnaryOp::Sigmoid: map1(x, y, n, [](T v) { return sigmoid_value(v); }); break;
+    case UnaryOp::Neg:
+      map1(x, y, n, [](T v) { return T(-v); });
+      break;
+    case UnaryOp::Abs:
+      map1(x, y, n, [](T v) { return v < 0 ? T(-v) : v; });
+      break;
+    case UnaryOp::Relu:
+      map1(x, y, n, [](T v) { return v > 0 ? v : T(0); });
+      break;
+    case UnaryOp::ReluMask:
+      map1(x, y, n, [](T v) { return v > 0 ? T(1) : T(0); });
+      break;
+    case UnaryOp::Sqrt:
+      map1(x, y, n, [](T v) { return std::sqrt(v); });
+      break;
+    case UnaryOp::Rsqrt:
+      map1(x, y, n, [](T v) { return T(1) / std::sqrt(v); });
+      break;
+    case UnaryOp::Exp:
+      map1(x, y, n, [](T v) { return std::exp(v); });
+      break;
+    case UnaryOp::Log:
+      map1(x, y, n, [](T v) { return std::log(v); });
+      break;
+    case UnaryOp::Tanh:
+      map1(x, y, n, [](T v) { return std::tanh(v); });
+      break;
+    case UnaryOp::Sigmoid:
+      map1(x, y, n, [](T v) { return sigmoid_value(v); });
+      break;
+    case UnaryOp::Gelu:
+      map1(x, y, n, [](T v) { return gelu_value(v); });
+      break;
+    case UnaryOp::GeluDerivative:
+      map1(x, y, n, [](T v) { return gelu_derivative(v); });
+      break;
     case UnaryOp::Softplus: {
       const T beta = T(p.beta), threshold = T(p.threshold);
       map1(x, y, n, [=](T v) { return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta; });
       break;
     }
-    default: break;  // not offered (vec_unary_supported)
+    default:
+      break;  // not offered (vec_unary_supported)
   }
 }
 
@@ -63,31 +103,55 @@ void map2(const T* a, int64_t sa, const T* b, int64_t sb, R* y, int64_t n, F f) 
 template <typename T>
 void binary_impl(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, T* y, int64_t n) {
   switch (op) {
-    case BinaryOp::Add: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x + z); }); break;
-    case BinaryOp::Sub: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x - z); }); break;
-    case BinaryOp::Mul: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x * z); }); break;
-    case BinaryOp::Div: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x / z); }); break;
-    case BinaryOp::Pow: map2(a, sa, b, sb, y, n, [](T x, T z) { return T(std::pow(x, z)); }); break;
+    case BinaryOp::Add:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x + z); });
+      break;
+    case BinaryOp::Sub:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x - z); });
+      break;
+    case BinaryOp::Mul:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x * z); });
+      break;
+    case BinaryOp::Div:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(x / z); });
+      break;
+    case BinaryOp::Pow:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return T(std::pow(x, z)); });
+      break;
     case BinaryOp::Maximum:
       map2(a, sa, b, sb, y, n, [](T x, T z) { return x != x || z != z ? T(x + z) : x > z ? x : z; });
       break;
     case BinaryOp::Minimum:
       map2(a, sa, b, sb, y, n, [](T x, T z) { return x != x || z != z ? T(x + z) : x < z ? x : z; });
       break;
-    default: break;  // comparisons: compare_impl
+    default:
+      break;  // comparisons: compare_impl
   }
 }
 
 template <typename T>
 void compare_impl(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, bool* y, int64_t n) {
   switch (op) {
-    case BinaryOp::Eq: map2(a, sa, b, sb, y, n, [](T x, T z) { return x == z; }); break;
-    case BinaryOp::Ne: map2(a, sa, b, sb, y, n, [](T x, T z) { return x != z; }); break;
-    case BinaryOp::Lt: map2(a, sa, b, sb, y, n, [](T x, T z) { return x < z; }); break;
-    case BinaryOp::Le: map2(a, sa, b, sb, y, n, [](T x, T z) { return x <= z; }); break;
-    case BinaryOp::Gt: map2(a, sa, b, sb, y, n, [](T x, T z) { return x > z; }); break;
-    case BinaryOp::Ge: map2(a, sa, b, sb, y, n, [](T x, T z) { return x >= z; }); break;
-    default: break;
+    case BinaryOp::Eq:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x == z; });
+      break;
+    case BinaryOp::Ne:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x != z; });
+      break;
+    case BinaryOp::Lt:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x < z; });
+      break;
+    case BinaryOp::Le:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x <= z; });
+      break;
+    case BinaryOp::Gt:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x > z; });
+      break;
+    case BinaryOp::Ge:
+      map2(a, sa, b, sb, y, n, [](T x, T z) { return x >= z; });
+      break;
+    default:
+      break;
   }
 }
 
@@ -266,6 +330,29 @@ void gather_impl(const T* __restrict s, int64_t stride, T* __restrict d, int64_t
   }
 }
 
+// Philox-4x32-10 of tensor/random.cpp, the two words uniform() uses, 53 bits to [0, 1).
+template <typename T>
+void dropout_mask_impl(uint64_t seed, uint64_t first, double p, T scale, T* y, int64_t n) {
+  const uint32_t key0 = uint32_t(seed), key1 = uint32_t(seed >> 32);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t counter = first + uint64_t(i);
+    uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0, k0 = key0, k1 = key1;
+#pragma GCC unroll 10
+    for (int round = 0; round < 10; ++round) {
+      const uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
+      const uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
+      c1 = uint32_t(p1);
+      c3 = uint32_t(p0);
+      c0 = n0;
+      c2 = n2;
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const uint64_t bits = (uint64_t(c0) << 32 | c1) >> 11;
+    y[i] = double(int64_t(bits)) * (1.0 / 9007199254740992.0) < p ? T(0) : scale;
+  }
+}
+
 template <typename T>
 VecOps<T> make_vec_ops() {
   VecOps<T> v{};
@@ -287,6 +374,7 @@ VecOps<T> make_vec_ops() {
   v.scale = scale_impl<T>;
   v.shift2 = shift2_impl<T>;
   v.gather = gather_impl<T>;
+  v.dropout_mask = dropout_mask_impl<T>;
   return v;
 }
 

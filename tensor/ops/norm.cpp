@@ -386,6 +386,6 @@ KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", 
                                                               cpu::layer_norm_forward_fast};
 KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", layer_norm_backward_cpu,
                                                                 cpu::layer_norm_backward_fast};
-KernelTable<DropoutMaskFn> dropout_mask_kernel{"dropout_mask", dropout_mask_cpu};
+KernelTable<DropoutMaskFn> dropout_mask_kernel{"dropout_mask", dropout_mask_cpu, cpu::dropout_mask_fast};
 
 }  // namespace cxr
