@@ -420,7 +420,18 @@ TEST_CASE("resnet2048_7_2_1 matches PyTorch (forward, gradients, running stats)"
 }
 
 TEST_CASE("resnet: unknown architecture names are listed") {
-  CHECK_THROWS_WITH_AS(make_resnet("resnet128_6_2_1", 4),
-                       doctest::Contains("unknown architecture 'resnet128_6_2_1' (known: resnet256_6_2_1"), Error);
-  CHECK(resnet_architectures().size() == 4);
+  CHECK_THROWS_WITH_AS(make_resnet("resnet100_6_2_1", 4),
+                       doctest::Contains("unknown architecture 'resnet100_6_2_1' (known: resnet256_6_2_1"), Error);
+  CHECK(resnet_architectures().size() == 5);
+}
+
+TEST_CASE("resnet: embedding size follows the architecture (768 for the reference models, 192 for resnet128)") {
+  for (const auto& arch : {"resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1"})
+    CHECK(resnet_config(arch).embedding_dim() == 768);
+  auto model = make_resnet("resnet128_6_2_1", 3);
+  ResNetOutput out = model->forward(zeros({2, 1, 128, 128}));
+  CHECK(out.embedding.shape() == Shape{2, 192});
+  CHECK(out.layer5.shape() == Shape{2, 128, 4, 4});
+  CHECK(out.layer6.shape() == Shape{2, 192, 2, 2});
+  CHECK(out.logits.shape() == Shape{2, 3});
 }

@@ -8,7 +8,18 @@
 namespace cxr::nn {
 
 std::vector<std::string> resnet_architectures() {
-  return {"resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1"};
+  return {"resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1", "resnet128_6_2_1"};
+}
+
+int64_t ResNetConfig::final_map_size() const {
+  int64_t s = (input_size + 2 * conv1_padding - conv1_kernel) / conv1_stride + 1;
+  for (size_t i = 0; i < layer_channels.size(); ++i) s = (s - 1) / 2 + 1;  // 3x3, stride 2, pad 1
+  return s;
+}
+
+int64_t ResNetConfig::embedding_dim() const {
+  const int64_t pooled = final_map_size() / 2;  // AvgPool2d(2)
+  return layer_channels.back() * pooled * pooled;
 }
 
 ResNetConfig resnet_config(const std::string& arch) {
@@ -17,6 +28,9 @@ ResNetConfig resnet_config(const std::string& arch) {
   if (arch == "resnet512_6_2_1") return {arch, 512, 3, 2, 1, six};
   if (arch == "resnet1024_7_2_1") return {arch, 1024, 5, 2, 2, seven};
   if (arch == "resnet2048_7_2_1") return {arch, 2048, 7, 4, 3, seven};
+  // cxrlab's own small member (not in the reference code): resnet256_6_2_1 on a 128 input, for the
+  // tests and `make demo` on 2 CPU cores. layer5 = 128@4x4, layer6 = 192@2x2, z = 192-d.
+  if (arch == "resnet128_6_2_1") return {arch, 128, 3, 1, 1, six};
   std::string known;
   for (auto& a : resnet_architectures()) known += " " + a;
   fail("resnet: unknown architecture '", arch, "' (known:", known, ")");
@@ -60,7 +74,7 @@ ResNet::ResNet(const ResNetConfig& cfg, int64_t output_channels, Generator* gen)
     layers.push_back(register_module("layer" + std::to_string(i + 1), layer));
     inplanes = planes;
   }
-  fc1 = register_module("fc1", std::make_shared<Linear>(768, output_channels, true, gen));
+  fc1 = register_module("fc1", std::make_shared<Linear>(cfg.embedding_dim(), output_channels, true, gen));
 }
 
 ResNetOutput ResNet::forward(const Tensor& x) {
@@ -77,7 +91,7 @@ ResNetOutput ResNet::forward(const Tensor& x) {
     if (i == 4) out.layer5 = h;
     if (i == 5) out.layer6 = h;
   }
-  out.embedding = avg_pool2d(h, 2).flatten(1);  // (N, 192, 2, 2) -> (N, 768)
+  out.embedding = avg_pool2d(h, 2).flatten(1);  // e.g. (N, 192, 2, 2) -> (N, 768)
   out.logits = fc1->forward(out.embedding);
   return out;
 }

@@ -4,7 +4,8 @@
 //   x (N, 1, S, S) -> conv1/bn1/relu -> layer1..layerL (2 BasicBlocks each, the first with stride 2
 //   and a conv1x1+BN downsample) -> AvgPool2d(2) -> flatten: z (N, 768) -> fc1: logits (N, C).
 // For resnet256_6_2_1: layer5 = (N, 128, 8, 8) (the local features of METHODS.md §8),
-// layer6 = (N, 192, 4, 4).
+// layer6 = (N, 192, 4, 4). resnet128_6_2_1 is cxrlab's small member (not in the reference code):
+// the same layers on a 128 input, so layer5 = (N, 128, 4, 4) and z is 192-d; tests and the demo use it.
 #pragma once
 
 #include <memory>
@@ -20,8 +21,11 @@ struct ResNetConfig {
   int64_t input_size;      // the square input the architecture expects
   int64_t conv1_kernel, conv1_stride, conv1_padding;
   std::vector<int64_t> layer_channels;  // one per "layer"
+
+  int64_t final_map_size() const;  // side of the last layer's map (4 for resnet256_6_2_1)
+  int64_t embedding_dim() const;   // size of z: 768 for the reference models, 192 for resnet128_6_2_1
 };
-// "resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1".
+// "resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1", "resnet128_6_2_1".
 ResNetConfig resnet_config(const std::string& arch);
 std::vector<std::string> resnet_architectures();
 
@@ -38,7 +42,7 @@ class BasicBlock : public UnaryModule {
 
 struct ResNetOutput {
   Tensor logits;     // (N, C)
-  Tensor embedding;  // z: (N, 768)
+  Tensor embedding;  // z: (N, config.embedding_dim()), 768 for the reference models
   Tensor layer5;     // local feature map, e.g. (N, 128, 8, 8) for 256 inputs
   Tensor layer6;     // e.g. (N, 192, 4, 4) for resnet256_6_2_1, (N, 192, 8, 8) for the 7-layer models
 };
