@@ -2,6 +2,7 @@
 // unquoted field, quoted field); line numbers count LF characters, so a CRLF file and an LF file
 // report the same lines.
 #include "data/csv.h"
+#include "tensor/file_io.h"
 
 #include <unistd.h>
 
@@ -126,36 +127,9 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   return table;
 }
 
-std::string read_text_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail(path, ": no such file");
-  if (std::filesystem::is_directory(path, ec)) fail(path, ": is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in.good()) fail(path, ": cannot open for reading: ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail(path, ": read error");
-  return ss.str();
-}
+std::string read_text_file(const std::string& path) { return read_file(path); }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out.good()) fail(path, ": cannot create ", tmp, ": ", std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out.good()) {
-      std::remove(tmp.c_str());
-      fail(path, ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    fail(path, ": cannot rename the temporary file: ", std::strerror(err));
-  }
-}
+void write_text_file(const std::string& path, const std::string& text) { write_file_atomic(path, text); }
 
 CsvTable read_csv(const std::string& path, const CsvOptions& options) { return parse_csv(read_text_file(path), path, options); }
 

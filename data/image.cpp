@@ -3,6 +3,7 @@
 // (signature, IHDR, IDAT, IEND, each with its CRC-32) are written here because stb_image_write has
 // no 16-bit PNG writer.
 #include "data/image.h"
+#include "tensor/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -56,29 +57,6 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail(path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (w < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail(path, ": write failed: ", std::strerror(err));
-    }
-    written += static_cast<size_t>(w);
-  }
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    fail(path, ": could not commit the file: ", std::strerror(err));
-  }
-}
 
 bool is_jpeg(const unsigned char* p, size_t n) { return n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF; }
 

@@ -1,6 +1,7 @@
 // safetensors.cpp — see safetensors.h. The header is untrusted input: every field is checked
 // before any byte of the data is touched.
 #include "tensor/safetensors.h"
+#include "tensor/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -177,27 +178,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   bytes += h;
   bytes += data;
 
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  CXR_CHECK(fd >= 0, path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (w < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail(path, ": write failed: ", std::strerror(err));
-    }
-    written += static_cast<size_t>(w);
-  }
-  bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    fail(path, ": could not commit the file: ", std::strerror(err));
-  }
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace cxr

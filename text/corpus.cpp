@@ -1,9 +1,11 @@
 // corpus.cpp — CSV and plain-text corpora (see corpus.h).
 #include "text/corpus.h"
+#include "text/report.h"
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <filesystem>
 #include <sstream>
 
 #include "tensor/error.h"
@@ -36,7 +38,15 @@ std::string join_fields(const std::vector<std::string>& values) {
 std::vector<Document> read_corpus(const std::vector<std::string>& paths, const CorpusOptions& options) {
   std::vector<Document> docs;
   for (const auto& path : paths) {
-    if (ends_with(path, ".csv") || ends_with(path, ".CSV")) {
+    if (std::filesystem::is_directory(path)) {
+      // A directory of report files (e.g. cxr phantom's reports/): one document per file, its
+      // Findings/Impression text as the models see it (METHODS.md §1).
+      for (const auto& file : expand_report_paths({path})) {
+        std::string text = extract_report_text(read_report_file(file)).text;
+        if (options.skip_empty && text.find_first_not_of(" \t\n") == std::string::npos) continue;
+        docs.push_back({file, std::move(text)});
+      }
+    } else if (ends_with(path, ".csv") || ends_with(path, ".CSV")) {
       CsvTable t = read_csv(path);
       std::vector<int64_t> cols;
       for (const auto& c : options.csv_columns) {

@@ -3,6 +3,8 @@
 //   *.csv   a CSV file with a header (read with text/csv.h);
 //           each row is one document, the non-empty values of the chosen columns joined by "\n"
 //           (default columns "findings,impression": the IU report sections, METHODS.md §1)
+//   a directory: one document per report file inside (not recursive), its Findings/Impression
+//           text (extract_report_text, METHODS.md §1)
 //   other   plain text: one document per non-empty line
 #pragma once
 

@@ -1,0 +1,110 @@
+// train_testing.h — helpers for the training tests: a small phantom dataset generated once per
+// machine (cached under the temp directory, created atomically so parallel test processes share
+// it), running the cxr CLI, and the rule for skipping learning tests where they would take minutes.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/runtime.h"
+#include "testing.h"
+
+namespace cxr::testing {
+
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fresh directory under the temp directory, removed by the caller if wanted.
+inline std::string fresh_temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("cxr_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+inline CliRun run_cxr(const std::vector<std::string>& args) {
+  static int calls = 0;
+  const std::string base = fresh_temp_dir("cli" + std::to_string(calls++));
+  std::string cmd = shell_quote(CXR_CLI_PATH);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  cmd += " >" + shell_quote(base + "/out") + " 2>" + shell_quote(base + "/err");
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.exit_code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(base + "/out");
+  r.err = read_text(base + "/err");
+  std::filesystem::remove_all(base);
+  return r;
+}
+
+// `cxr phantom --n n --seed seed --size size` in a directory shared by all test processes of this
+// machine: generated into a private directory, then renamed into place (the loser of a race
+// deletes its copy and uses the winner's).
+inline std::string phantom_dataset(int n, int seed, int size = 128) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("cxr_phantoms_n" + std::to_string(n) + "_s" + std::to_string(seed) +
+                                                    "_" + std::to_string(size));
+  if (fs::exists(dir / "manifest.csv")) return dir.string();
+  const std::string tmp = dir.string() + ".tmp" + std::to_string(::getpid());
+  CliRun r = run_cxr({"phantom", "--n", std::to_string(n), "--seed", std::to_string(seed), "--size", std::to_string(size),
+                      "--out", tmp, "--threads", "2"});
+  REQUIRE_MESSAGE(r.exit_code == 0, "cxr phantom failed: ", r.err);
+  std::error_code ec;
+  fs::rename(tmp, dir, ec);
+  if (ec) fs::remove_all(tmp);  // another process won
+  REQUIRE(fs::exists(dir / "manifest.csv"));
+  return dir.string();
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
+// Learning tests train for hundreds of steps: seconds with the fast kernels in the Release build,
+// many minutes with the reference kernels or under the sanitizers. They check learning, not kernels
+// (tests/test_cpu_*.cpp hold the fast kernels to the reference ones), so those builds skip them.
+inline bool skip_learning_test(const std::string& what) {
+  if (kSanitizedBuild) {
+    skip_test(what + ": too slow in the unoptimized sanitizer build; the Release build runs it");
+    return true;
+  }
+  if (cpu_kernels() == CpuKernels::Reference) {
+    skip_test(what + ": too slow with the reference kernels; the fast-kernel run checks learning");
+    return true;
+  }
+  return false;
+}
+
+inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace cxr::testing

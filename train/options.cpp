@@ -1,0 +1,64 @@
+// options.cpp — see options.h.
+#include "train/options.h"
+
+#include <algorithm>
+
+#include "tensor/error.h"
+
+namespace cxr::train {
+
+namespace detail {
+// Missing fields take the defaults, so a config.json from an older version still reads.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
+    TrainOptions, method, manifest, out, task, arch, epochs, batch_size, max_steps, lr, text_lr, text_weight_decay,
+    warmup, text_bias_correction, train_splits, val_split, test_split, labeled_fraction, edema_labels,
+    findings_labels, augment, workers, text_init, bert_config, vocab, max_seq_length, cased, joint_mode, similarity,
+    bound, mi_level, local_select, init, encoder, latent_dim, vae_head, likelihood, beta, seed, threads, log_every,
+    bootstrap, resume, progress, explain)
+}  // namespace detail
+
+void to_json(nlohmann::json& j, const TrainOptions& o) { detail::to_json(j, o); }
+void from_json(const nlohmann::json& j, TrainOptions& o) { detail::from_json(j, o); }
+
+static void check_one_of(const std::string& flag, const std::string& value, std::vector<std::string> allowed) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  std::string list;
+  for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  fail("--", flag, " '", value, "': expected one of ", list);
+}
+
+void TrainOptions::resolve_defaults() {
+  if (epochs < 0) epochs = (method == "mi" || method == "vae") ? 100 : 300;
+  if (batch_size < 0) batch_size = method == "joint" ? 4 : method == "mi" ? 8 : 64;
+}
+
+void TrainOptions::validate() const {
+  check_one_of("method", method, {"image", "vae", "joint", "mi", "finetune"});
+  CXR_CHECK(!manifest.empty(), "train: --manifest is required");
+  CXR_CHECK(!out.empty(), "train: --out is required");
+  CXR_CHECK(epochs > 0, "train: --epochs must be positive, got ", epochs);
+  CXR_CHECK(batch_size > 0, "train: --batch-size must be positive, got ", batch_size);
+  CXR_CHECK(lr > 0 && text_lr > 0, "train: learning rates must be positive");
+  CXR_CHECK(warmup >= 0 && warmup <= 1, "train: --warmup is a fraction in [0, 1], got ", warmup);
+  CXR_CHECK(labeled_fraction >= 0 && labeled_fraction <= 1, "train: --labeled-fraction must be in [0, 1], got ",
+            labeled_fraction);
+  CXR_CHECK(!train_splits.empty(), "train: --train-splits is empty");
+  check_one_of("joint-mode", joint_mode, {"supervised", "semisupervised_phase1", "semisupervised_phase2"});
+  check_one_of("similarity", similarity, {"dot", "cosine", "l2"});
+  check_one_of("bound", bound, {"dv", "infonce-seed", "infonce"});
+  check_one_of("mi-level", mi_level, {"global", "local", "both"});
+  check_one_of("local-select", local_select, {"max", "sample-max", "mean"});
+  check_one_of("encoder", encoder, {"frozen", "tuned"});
+  check_one_of("vae-head", vae_head, {"classifier", "regressor"});
+  check_one_of("likelihood", likelihood, {"bernoulli", "gaussian"});
+  if (method == "finetune") CXR_CHECK(!init.empty(), "train --method finetune: --init RUN_DIR (an mi or joint run) is required");
+  if (method == "joint" && joint_mode == "semisupervised_phase2")
+    CXR_CHECK(!init.empty(), "train --method joint --joint-mode semisupervised_phase2: --init RUN_DIR (the phase-1 run) is required");
+  if (method == "joint" || method == "mi")
+    CXR_CHECK(!text_init.empty() || (!bert_config.empty() && !vocab.empty()), "train --method ", method,
+              ": give --text-init DIR (from cxr pretrain-text) or both --bert-config and --vocab");
+  if (method == "vae") CXR_CHECK(task == "edema", "train --method vae: only --task edema is supported, got ", task);
+  CXR_CHECK(max_seq_length >= 8, "train: --max-seq-length must be at least 8");
+}
+
+}  // namespace cxr::train

@@ -1,0 +1,97 @@
+// run.cpp — see run.h.
+#include "train/run.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "tensor/error.h"
+#include "tensor/file_io.h"
+
+namespace cxr::train {
+
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, ": not valid JSON: ", e.what());
+  }
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& value) {
+  write_file_atomic(path, value.dump(2) + "\n");
+}
+
+RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
+  std::error_code ec;
+  std::filesystem::create_directories(path_ + "/state", ec);
+  CXR_CHECK(!ec, path_, ": cannot create the run directory: ", ec.message());
+}
+
+RunDirectory::~RunDirectory() {
+  if (metrics_) std::fclose(metrics_);
+}
+
+nlohmann::json RunDirectory::read_config() const { return read_json_file(file("config.json")); }
+void RunDirectory::write_config(const nlohmann::json& config) const { write_json_file(file("config.json"), config); }
+
+bool RunDirectory::has_state() const { return std::filesystem::exists(file("state/trainer.json")); }
+
+TrainerState RunDirectory::read_state() const {
+  const std::string where = file("state/trainer.json");
+  nlohmann::json j = read_json_file(where);
+  TrainerState s;
+  try {
+    s.epoch = j.at("epoch").get<int64_t>();
+    s.step = j.at("step").get<int64_t>();
+    s.metrics_bytes = j.at("metrics_bytes").get<int64_t>();
+    s.elapsed_s = j.value("elapsed_s", 0.0);
+    s.best_score = j.value("best_score", -1e300);
+    s.best_epoch = j.value("best_epoch", int64_t(0));
+    for (auto& [name, g] : j.at("generators").items())
+      s.generators[name] = {g.at(0).get<uint64_t>(), g.at(1).get<uint64_t>()};
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, ": malformed trainer state: ", e.what());
+  }
+  CXR_CHECK(s.epoch >= 0 && s.step >= 0 && s.metrics_bytes >= 0, where, ": negative counters");
+  return s;
+}
+
+void RunDirectory::write_state(const TrainerState& s) const {
+  nlohmann::json j = {{"epoch", s.epoch},         {"step", s.step},           {"metrics_bytes", s.metrics_bytes},
+                      {"elapsed_s", s.elapsed_s}, {"best_score", s.best_score}, {"best_epoch", s.best_epoch}};
+  j["generators"] = nlohmann::json::object();
+  for (auto& [name, g] : s.generators) j["generators"][name] = {g.first, g.second};
+  write_json_file(file("state/trainer.json"), j);
+}
+
+void RunDirectory::open_metrics(int64_t bytes) {
+  const std::string where = file("metrics.jsonl");
+  if (metrics_) std::fclose(metrics_), metrics_ = nullptr;
+  if (bytes == 0) {
+    metrics_ = std::fopen(where.c_str(), "w");
+  } else {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(where, ec);
+    CXR_CHECK(!ec && int64_t(size) >= bytes, where, ": shorter than the checkpoint says (", bytes,
+              " bytes); the log does not belong to this checkpoint");
+    std::filesystem::resize_file(where, uintmax_t(bytes), ec);
+    CXR_CHECK(!ec, where, ": cannot truncate: ", ec.message());
+    metrics_ = std::fopen(where.c_str(), "a");
+  }
+  CXR_CHECK(metrics_ != nullptr, where, ": cannot open for writing: ", std::strerror(errno));
+  metrics_bytes_ = bytes;
+}
+
+void RunDirectory::log(const nlohmann::json& event) {
+  CXR_CHECK(metrics_ != nullptr, file("metrics.jsonl"), ": not open");
+  const std::string line = event.dump() + "\n";
+  CXR_CHECK(std::fwrite(line.data(), 1, line.size(), metrics_) == line.size() && std::fflush(metrics_) == 0,
+            file("metrics.jsonl"), ": write failed: ", std::strerror(errno));
+  metrics_bytes_ += int64_t(line.size());
+}
+
+}  // namespace cxr::train
