@@ -16,6 +16,7 @@
 #include "mi/ranking.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
+#include "tensor/cpu/runtime.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -84,6 +85,18 @@ std::vector<Tensor> take_grads(const std::vector<Tensor>& leaves) {
   }
   return out;
 }
+
+// Sets the CPU thread count for a scope.
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : saved_(cpu::num_threads()) { cpu::set_num_threads(n); }
+  ~ScopedThreads() { cpu::set_num_threads(saved_); }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int saved_;
+};
 
 double log_sum_exp(const std::vector<double>& v) {
   double m = -INFINITY, s = 0;
@@ -421,6 +434,48 @@ TEST_CASE("local_mi_loss: each selection rule equals its brute-force definition 
   }
 }
 
+TEST_CASE("local_mi_loss: float32 agrees with float64 for every rule") {
+  LocalSetup st = local_setup(66);
+  Generator g(66);
+  ConcatCritic c32(3, 2, {5, 4}, &g);  // the same weights as st.critic, kept in float32
+  for (Bound bound : kBounds)
+    for (LocalSelect select : {LocalSelect::Max, LocalSelect::SampleMax, LocalSelect::Mean}) {
+      INFO(bound_name(bound), " ", local_select_name(select));
+      LocalMiResult r64 = local_mi_loss(*st.critic, st.features, st.sentence, st.mask, bound, select);
+      LocalMiResult r32 = local_mi_loss(c32, st.features.detach().to(DType::Float32),
+                                        st.sentence.detach().to(DType::Float32), st.mask, bound, select);
+      CHECK(r32.loss.dtype() == DType::Float32);
+      CHECK(r32.locations == r64.locations);
+      CHECK(r32.loss.item() == doctest::Approx(r64.loss.item()).epsilon(1e-5));
+      CHECK(r32.estimate == doctest::Approx(r64.estimate).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("mi: local MI and the ranking loss are bit-identical for 1 and 3 threads") {
+  auto run = [](int threads) {
+    ScopedThreads scoped(threads);
+    Generator g(77);
+    ConcatCritic critic(16, 24, {64, 32}, &g);
+    Tensor f = randn({8, 16, 4, 4}, {}, &g).requires_grad_(true), s = randn({8, 24}, {}, &g).requires_grad_(true);
+    Tensor mask = negative_mask({"a", "b", "c", "a", "d", "e", "f", "g"});
+    std::vector<double> out;
+    for (LocalSelect select : {LocalSelect::Max, LocalSelect::SampleMax, LocalSelect::Mean}) {
+      LocalMiResult r = local_mi_loss(critic, f, s, mask, Bound::InfoNCE, select);
+      r.loss.backward();
+      out.push_back(r.loss.item());
+      for (const Tensor& t : {f, s, critic.parameters()[0]}) {
+        for (double v : t.grad().to_vector()) out.push_back(v);
+        const_cast<Tensor&>(t).zero_grad();
+      }
+    }
+    RankingLoss rank = ranking_loss(f.detach().flatten(1).narrow(1, 0, 24), s.detach(),
+                                    {"a", "b", "c", "a", "d", "e", "f", "g"}, {0, 1, 2, 3, -1, 0, 1, 2});
+    out.push_back(rank.total.item());
+    return out;
+  };
+  CHECK(run(1) == run(3));
+}
+
 TEST_CASE("local_mi_loss: gradcheck of each selection rule (float64; selections stable under the step)") {
   for (Bound bound : kBounds)
     for (LocalSelect select : {LocalSelect::Max, LocalSelect::SampleMax, LocalSelect::Mean}) {
@@ -553,8 +608,12 @@ Tensor distinct_studies_mask(int64_t batch) {
 // Trains a small critic on fresh samples with `bound`'s loss; returns the mean held-out estimate.
 // This is a statistical test of the estimators, not of kernels: it always runs the fast kernels
 // (the reference GEMM would make it several times slower when ctest runs CXR_KERNELS=reference).
+// It also runs on one thread: its ops are small, so a second thread adds synchronization and, when
+// ctest runs tests in parallel on two cores, waits for descheduled workers (2-14 s of wall time
+// measured, against 0.4 s on one thread); the results are the same for any thread count.
 double train_gaussian_critic(const GaussianCase& c, Bound bound, uint64_t seed) {
   ScopedCpuKernels fast(CpuKernels::Fast);
+  ScopedThreads one_thread(1);
   Generator init(seed), data(seed + 1), held_out(seed + 2);
   ConcatCritic critic(c.d, c.d, {64, 32}, &init);
   nn::Adam opt(nn::param_groups(critic, c.lr));
