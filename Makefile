@@ -4,7 +4,7 @@
 #   make              release build (-O2). NATIVE=1 adds -march=native.
 #   make test         build and run the whole suite through ctest
 #   make test-asan    the suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make goldens      regenerate the PyTorch parity fixtures in tests/goldens (needs python3-torch)
+#   make goldens      regenerate the parity fixtures in tests/goldens (python3-torch; python3-sklearn for metrics)
 #   make bench        the Google Benchmark microbenchmarks (bench/bench_*.cpp)
 #   make bench-compare  cxrlab vs PyTorch in one run (bench/compare.py): SGEMM 1024^3, resnet256_6_2_1
 #                     train step and inference at batch 8, the 4-layer text encoder's train step at
@@ -15,7 +15,7 @@
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
-GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision
+GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision python3-sklearn
 THREADS ?= 2
 ITERS ?= 10
 ROUNDS ?= 3

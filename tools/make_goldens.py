@@ -2,7 +2,8 @@
 """make_goldens.py — writes the PyTorch parity fixtures tests/goldens/<family>.safetensors.
 
 Each module tools/goldens/<family>.py defines build(g: Goldens) that adds cases. Run with Debian's
-python3-torch (`make goldens`); the fixtures are committed so the tests never need Python.
+python3-torch (`make goldens`); the fixtures are committed so the tests never need Python. The
+metrics family (eval/ against scikit-learn) also needs python3-sklearn.
 A family whose module defines FILES (a list of names) writes one fixture per name instead:
 build(g) is called once per file with g.family set to that name (e.g. resnet: one per architecture).
 Helper modules (common.py, philox.py) are not families.
