@@ -1,8 +1,10 @@
 // test_conv_transpose.cpp — conv_transpose2d: PyTorch parity (tests/goldens/conv_transpose.safetensors,
 // from tools/goldens/conv_transpose.py) under both CPU kernel sets; float64 gradchecks of input,
 // weight and bias over stride/padding/output_padding/non-square cases; the adjoint identity with
-// conv2d; the fast kernel against the reference one (1 and 2 threads bit-identical); argument errors.
+// conv2d; the fast kernel against the reference one (1 and 2 threads bit-identical); argument errors;
+// the nn::ConvTranspose2d layer (names, PyTorch's default init, summary).
 #include "cpu_testing.h"
+#include "nn/layers.h"
 
 using namespace cxr;
 using namespace cxr::testing;
@@ -33,11 +35,15 @@ TEST_CASE("conv_transpose2d: PyTorch parity, reference and fast kernels") {
       {"conv_transpose2d.stride3_output_padding2",
        [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], 3, 0, 2); }},
       {"conv_transpose2d.nonsquare",
-       [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {2, 3}, {1, 0}, {1, 2}); }},
+       [](auto& in) {
+         return conv_transpose2d(in[0], in[1], in[2], {2, 3}, {1, 0}, {1, 2});
+       }},
       {"conv_transpose2d.no_bias", [](auto& in) { return conv_transpose2d(in[0], in[1], Tensor(), 2, 1); }},
       {"conv_transpose2d.padding_crops", [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], 1, 3); }},
       {"conv_transpose2d.channels_last",
-       [](auto& in) { return conv_transpose2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], 2, 1); }},
+       [](auto& in) {
+         return conv_transpose2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], 2, 1);
+       }},
       {"conv_transpose2d.decoder_stage", [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], 2, 1); }},
   };
   for (CpuKernels k : kKernelSets) {
@@ -46,7 +52,10 @@ TEST_CASE("conv_transpose2d: PyTorch parity, reference and fast kernels") {
     for (const Case& c : cases) check_golden("conv_transpose", c.name, c.fn, kConvF32, kConvF32);
     check_golden(
         "conv_transpose", "conv_transpose2d.f64",
-        [](auto& in) { return conv_transpose2d(in[0], in[1], in[2], {2, 1}, {1, 2}, {1, 0}); }, kF64, kF64);
+        [](auto& in) {
+          return conv_transpose2d(in[0], in[1], in[2], {2, 1}, {1, 2}, {1, 0});
+        },
+        kF64, kF64);
   }
 }
 
@@ -72,17 +81,22 @@ TEST_CASE("conv_transpose2d: gradcheck of input, weight and bias") {
   };
   const std::vector<Case> cases = {
       {"stride 1, no padding", ct(1, 0, 0), {randn64({2, 2, 3, 3}, 1), randn64({2, 3, 3, 3}, 2), randn64({3}, 3)}},
-      {"stride 2, padding 1, kernel 4 (the decoder's stage)", ct(2, 1, 0),
+      {"stride 2, padding 1, kernel 4 (the decoder's stage)",
+       ct(2, 1, 0),
        {randn64({1, 3, 3, 3}, 4), randn64({3, 2, 4, 4}, 5), randn64({2}, 6)}},
-      {"stride 2, padding 1, output_padding 1", ct(2, 1, 1),
+      {"stride 2, padding 1, output_padding 1",
+       ct(2, 1, 1),
        {randn64({2, 2, 3, 2}, 7), randn64({2, 2, 3, 3}, 8), randn64({2}, 9)}},
-      {"non-square: stride (3, 2), padding (0, 1), output_padding (2, 1), kernel 2x3, no bias", ct({3, 2}, {0, 1}, {2, 1}),
+      {"non-square: stride (3, 2), padding (0, 1), output_padding (2, 1), kernel 2x3, no bias",
+       ct({3, 2}, {0, 1}, {2, 1}),
        {randn64({1, 2, 2, 3}, 10), randn64({2, 3, 2, 3}, 11)}},
-      {"padding wider than the kernel crops the output", ct(1, 3, 0),
+      {"padding wider than the kernel crops the output",
+       ct(1, 3, 0),
        {randn64({1, 2, 6, 5}, 12), randn64({2, 2, 3, 3}, 13), randn64({2}, 14)}},
-      {"non-contiguous leaves: channels-last input, permuted weight", ct(2, 1, 1),
-       {randn64({1, 3, 4, 2}, 15).detach().permute({0, 3, 1, 2}).requires_grad_(),   // (1, 2, 3, 4)
-        randn64({3, 3, 3, 2}, 16).detach().permute({3, 2, 0, 1}).requires_grad_(),   // (2, 3, 3, 3)
+      {"non-contiguous leaves: channels-last input, permuted weight",
+       ct(2, 1, 1),
+       {randn64({1, 3, 4, 2}, 15).detach().permute({0, 3, 1, 2}).requires_grad_(),  // (1, 2, 3, 4)
+        randn64({3, 3, 3, 2}, 16).detach().permute({3, 2, 0, 1}).requires_grad_(),  // (2, 3, 3, 3)
         randn64({3}, 17)}},
       {"only the weight requires grad",
        [&](const std::vector<Tensor>& in) { return conv_transpose2d(x_fixed, in[0], Tensor(), 2, 1); },
@@ -102,8 +116,8 @@ TEST_CASE("conv_transpose2d: gradcheck of input, weight and bias") {
 TEST_CASE("conv_transpose2d: the adjoint of conv2d, and conv2d_backward_input with the input as gradient") {
   // <conv2d(y, w), x> = <y, conv_transpose2d(x, w)> for every x, y: the defining property.
   const Size2 stride{2, 3}, padding{1, 2}, output_padding{1, 0};
-  Tensor w = randn64({3, 2, 3, 4}, 30).detach();   // conv2d: 2 -> 3 channels; transposed: 3 -> 2
-  Tensor x = randn64({2, 3, 4, 3}, 31).detach();   // transposed input
+  Tensor w = randn64({3, 2, 3, 4}, 30).detach();  // conv2d: 2 -> 3 channels; transposed: 3 -> 2
+  Tensor x = randn64({2, 3, 4, 3}, 31).detach();  // transposed input
   Tensor up = conv_transpose2d(x, w, Tensor(), stride, padding, output_padding);
   REQUIRE(up.shape() == Shape{2, 2, 8, 6});
   Tensor y = randn64(up.shape(), 32).detach();
@@ -122,10 +136,10 @@ TEST_CASE("conv_transpose2d: the fast kernel matches the reference, bit-identica
     Size2 stride, padding, output_padding;
   };
   const Shape6 shapes[] = {
-      {2, 32, 8, 8, 16, 4, 2, 1, 0},     // a decoder stage (strided path: GEMM + col2im)
-      {1, 3, 5, 4, 4, 3, 1, 1, 0},       // stride 1: the flipped-kernel convolution
+      {2, 32, 8, 8, 16, 4, 2, 1, 0},  // a decoder stage (strided path: GEMM + col2im)
+      {1, 3, 5, 4, 4, 3, 1, 1, 0},    // stride 1: the flipped-kernel convolution
       {2, 4, 3, 5, 3, 3, {2, 3}, {1, 0}, {1, 2}},
-      {1, 2, 7, 6, 3, 3, 1, 3, 0},       // padding > k - 1: the strided fallback at stride 1
+      {1, 2, 7, 6, 3, 3, 1, 3, 0},  // padding > k - 1: the strided fallback at stride 1
   };
   for (DType dtype : {DType::Float32, DType::Float64}) {
     for (const Shape6& s : shapes) {
@@ -157,8 +171,8 @@ TEST_CASE("conv_transpose2d: errors name the op and the problem") {
                        doctest::Contains("conv_transpose2d: output_padding (2, 2) must be non-negative and smaller "
                                          "than the stride (2, 2)"),
                        Error);
-  CHECK_THROWS_WITH_AS(conv_transpose2d(x, w, Tensor(), 1, 0, 1),
-                       doctest::Contains("smaller than the stride (1, 1)"), Error);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(x, w, Tensor(), 1, 0, 1), doctest::Contains("smaller than the stride (1, 1)"),
+                       Error);
   CHECK_THROWS_WITH_AS(conv_transpose2d(x, w, Tensor(), {2, 2}, 0, {0, -1}), doctest::Contains("output_padding"),
                        Error);
   CHECK_THROWS_WITH_AS(conv_transpose2d(x, zeros({2, 3, 3, 3})),
@@ -184,4 +198,34 @@ TEST_CASE("conv_transpose2d: errors name the op and the problem") {
                        doctest::Contains("conv_transpose2d: expected a floating input"), Error);
   CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor()), doctest::Contains("conv_transpose2d: weight is undefined"),
                        Error);
+}
+
+TEST_CASE("nn::ConvTranspose2d: PyTorch names and layout, default init, summary, forward") {
+  Generator gen(50);
+  nn::ConvTranspose2d layer(6, 4, 3, 2, 1, 1, true, &gen);
+  auto params = layer.named_parameters();
+  REQUIRE(params.size() == 2);
+  CHECK(params[0].first == "weight");
+  CHECK(params[0].second.shape() == Shape{6, 4, 3, 3});  // (in, out, kH, kW)
+  CHECK(params[1].first == "bias");
+  CHECK(params[1].second.shape() == Shape{4});
+  // PyTorch's default: U(-b, b), b = 1/sqrt(fan_in), fan_in from the weight's dim 1: 4*3*3 = 36.
+  const double bound = 1.0 / 6.0;
+  for (const Tensor& t : {layer.weight, layer.bias}) CHECK(max(abs(t)).item() <= bound);
+  CHECK(max(layer.weight).item() > 0.9 * bound);  // 216 draws fill the interval
+  CHECK(min(layer.weight).item() < -0.9 * bound);
+  Generator same(50);
+  CHECK(max_abs_diff(nn::ConvTranspose2d(6, 4, 3, 2, 1, 1, true, &same).weight, layer.weight) == 0.0);
+
+  CHECK(layer.summary().find("ConvTranspose2d(6, 4, kernel_size=3, stride=2, padding=1, output_padding=1)") !=
+        std::string::npos);
+  CHECK(nn::ConvTranspose2d(2, 1, {4, 2}, 1, 0, 0, false).extra_repr() ==
+        "2, 1, kernel_size=(4, 2), stride=1, bias=False");
+
+  Tensor x = randn({2, 6, 5, 5}, {}, &gen);
+  Tensor y = layer(x);
+  CHECK(y.shape() == Shape{2, 4, 10, 10});
+  check_close(y, conv_transpose2d(x, layer.weight, layer.bias, 2, 1, 1), {0, 0}, "layer vs op");
+  CHECK_THROWS_WITH_AS(nn::ConvTranspose2d(2, 2, 3, 2, 0, 2),
+                       doctest::Contains("ConvTranspose2d: output_padding 2 must be non-negative and smaller"), Error);
 }

@@ -143,7 +143,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
 
 // ======================= conv_transpose2d =======================
 // conv_transpose2d is conv2d read backwards. Take conv2d with the same weight w (C_in, C_out, kH, kW),
-// i.e. a map from C_out to C_in channels: conv(y)[n,c,ih,iw] = sum_{o,kh,kw} y[n,o,ih*sh - ph + kh, iw*sw - pw + kw] w[c,o,kh,kw].
+// i.e. a map from C_out to C_in channels,
+//   conv(y)[n,c,ih,iw] = sum_{o,kh,kw} y[n,o,ih*sh - ph + kh, iw*sw - pw + kw] w[c,o,kh,kw].
 // Its adjoint (<conv(y), x> = <y, conv^T(x)>) spreads each input pixel over a kH x kW window of
 // the output, stride s apart:
 //   out[n,o,oh,ow] = bias[o] + sum_{c,kh,kw} x[n,c,ih,iw] w[c,o,kh,kw]   over oh = ih*sh - ph + kh, ow alike,
@@ -164,15 +165,16 @@ static Shape conv_transpose2d_output_shape(const Shape& x, const Shape& w, Size2
   const char* op = "conv_transpose2d";
   check_nchw(x, op);
   CXR_CHECK(w.size() == 4, op, ": expected a 4-D weight (C_in, C_out, kH, kW), got ", shape_str(w));
-  CXR_CHECK(w[1] > 0 && w[2] > 0 && w[3] > 0, op, ": weight ", shape_str(w), " has no output channels or an empty kernel");
+  CXR_CHECK(w[1] > 0 && w[2] > 0 && w[3] > 0, op, ": weight ", shape_str(w),
+            " has no output channels or an empty kernel");
   CXR_CHECK(x[1] == w[0], op, ": input ", shape_str(x), " has ", x[1], " channels but weight ", shape_str(w),
             " expects ", w[0], " (C_in is the weight's dim 0 for a transposed convolution)");
   CXR_CHECK(stride.h > 0 && stride.w > 0, op, ": stride must be positive, got ", size2_str(stride));
   CXR_CHECK(padding.h >= 0 && padding.w >= 0, op, ": padding must be non-negative, got ", size2_str(padding));
-  CXR_CHECK(output_padding.h >= 0 && output_padding.w >= 0 && output_padding.h < stride.h &&
-                output_padding.w < stride.w,
-            op, ": output_padding ", size2_str(output_padding), " must be non-negative and smaller than the stride ",
-            size2_str(stride));
+  const bool output_padding_ok =
+      output_padding.h >= 0 && output_padding.w >= 0 && output_padding.h < stride.h && output_padding.w < stride.w;
+  CXR_CHECK(output_padding_ok, op, ": output_padding ", size2_str(output_padding),
+            " must be non-negative and smaller than the stride ", size2_str(stride));
   const int64_t out_h = (x[2] - 1) * stride.h - 2 * padding.h + w[2] + output_padding.h;
   const int64_t out_w = (x[3] - 1) * stride.w - 2 * padding.w + w[3] + output_padding.w;
   CXR_CHECK(out_h > 0 && out_w > 0, op, ": input ", shape_str(x), " with weight ", shape_str(w), ", stride ",
@@ -686,8 +688,7 @@ KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel{"conv2d_backward
                                                                 cpu::conv2d_backward_input_fast};
 KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel{"conv2d_backward_weight", conv2d_backward_weight_cpu,
                                                                   cpu::conv2d_backward_weight_fast};
-KernelTable<ConvTranspose2dFn> conv_transpose2d_kernel{"conv_transpose2d", conv_transpose2d_cpu,
-                                                      conv_transpose2d_fast};
+KernelTable<ConvTranspose2dFn> conv_transpose2d_kernel{"conv_transpose2d", conv_transpose2d_cpu, conv_transpose2d_fast};
 KernelTable<MaxPool2dFn> max_pool2d_kernel{"max_pool2d", max_pool2d_cpu};
 KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel{"max_pool2d_backward", max_pool2d_backward_cpu};
 KernelTable<AvgPool2dFn> avg_pool2d_kernel{"avg_pool2d", avg_pool2d_cpu};
