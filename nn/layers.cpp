@@ -58,6 +58,35 @@ std::string Conv2d::extra_repr() const {
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, padding, dilation); }
 
+// ---- ConvTranspose2d ----
+ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, Size2 k, Size2 stride_, Size2 padding_, Size2 output_padding_,
+                                 bool has_bias, Generator* gen)
+    : stride(stride_), padding(padding_), output_padding(output_padding_) {
+  CXR_CHECK(in > 0 && out > 0 && k.h > 0 && k.w > 0, "ConvTranspose2d: channels and kernel size must be positive");
+  CXR_CHECK(stride.h > 0 && stride.w > 0 && output_padding.h >= 0 && output_padding.w >= 0 &&
+                output_padding.h < stride.h && output_padding.w < stride.w,
+            "ConvTranspose2d: output_padding ", size2_str(output_padding),
+            " must be non-negative and smaller than the positive stride ", size2_str(stride));
+  weight = register_parameter("weight", empty({in, out, k.h, k.w}));
+  if (has_bias) bias = register_parameter("bias", empty({out}));
+  // PyTorch's _ConvNd.reset_parameters: fan_in from the weight's dims 1.. = out*kH*kW here.
+  init::default_linear_conv_(weight, bias, gen);
+}
+
+std::string ConvTranspose2d::extra_repr() const {
+  std::ostringstream s;
+  s << weight.size(0) << ", " << weight.size(1) << ", kernel_size=" << size2_str({weight.size(2), weight.size(3)})
+    << ", stride=" << size2_str(stride);
+  if (padding.h || padding.w) s << ", padding=" << size2_str(padding);
+  if (output_padding.h || output_padding.w) s << ", output_padding=" << size2_str(output_padding);
+  if (!bias.defined()) s << ", bias=False";
+  return s.str();
+}
+
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  return conv_transpose2d(x, weight, bias, stride, padding, output_padding);
+}
+
 // ---- BatchNorm ----
 BatchNorm::BatchNorm(int64_t n, int lo, int hi, const char* name, double eps_, double momentum_, bool affine)
     : eps(eps_), momentum(momentum_), dims_lo_(lo), dims_hi_(hi), name_(name) {

@@ -1,6 +1,6 @@
 // layers.h — the standard layers as Modules, with PyTorch's parameter names, defaults and
-// initializers: Linear, Conv2d, BatchNorm1d/2d, LayerNorm, Embedding, Dropout, ReLU, GELU, Tanh,
-// Sequential, and make_mlp. Shapes: Linear x (*, in) -> (*, out); Conv2d/BatchNorm2d NCHW;
+// initializers: Linear, Conv2d, ConvTranspose2d, BatchNorm1d/2d, LayerNorm, Embedding, Dropout, ReLU, GELU, Tanh,
+// Sequential, and make_mlp. Shapes: Linear x (*, in) -> (*, out); Conv2d/ConvTranspose2d/BatchNorm2d NCHW;
 // BatchNorm1d (N, C) or (N, C, L); Embedding indices (*) int64 -> (*, dim).
 #pragma once
 
@@ -30,6 +30,20 @@ class Conv2d : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias;  // weight (out, in, kH, kW)
   Size2 stride, padding, dilation;
+};
+
+// The transposed convolution (tensor/ops/conv.h), upsampling by the stride:
+// H_out = (H - 1) stride - 2 padding + kH + output_padding. Weight (in, out, kH, kW) as PyTorch, with
+// PyTorch's default init (U(+-1/sqrt(fan_in)), fan_in = out*kH*kW from the weight's dim 1, bias alike).
+class ConvTranspose2d : public UnaryModule {
+ public:
+  ConvTranspose2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Size2 stride = 1, Size2 padding = 0,
+                  Size2 output_padding = 0, bool bias = true, Generator* gen = nullptr);
+  std::string type_name() const override { return "ConvTranspose2d"; }
+  std::string extra_repr() const override;
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;  // weight (in, out, kH, kW); bias (out) or undefined
+  Size2 stride, padding, output_padding;
 };
 
 // BatchNorm over channel dim 1. Buffers running_mean, running_var, num_batches_tracked (int64).

@@ -1,8 +1,9 @@
-// conv.cpp — conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d on NCHW tensors. For each: the
-// argument checks, the forward with its formula, the named backward, and (at the bottom) the
-// readable CPU reference kernels, one direct loop nest each.
+// conv.cpp — conv2d, conv_transpose2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d on NCHW tensors.
+// For each: the argument checks, the forward with its formula, the named backward, and (at the
+// bottom) the readable CPU reference kernels, one direct loop nest each.
 //   x: (N, C, H, W); weight: (C_out, C_in, kH, kW); out: (N, C_out, H_out, W_out) with
 //   H_out = floor((H + 2 pad - dil (k - 1) - 1) / stride) + 1 (pools: dil = 1; PyTorch's ceil_mode=false).
+//   conv_transpose2d: weight (C_in, C_out, kH, kW), H_out = (H - 1) stride - 2 pad + k + output_padding.
 // Derivations: every op here is a sum of products over a window, so each backward is the same sum
 // read the other way round; the index algebra is written next to each backward.
 #include <algorithm>
@@ -137,6 +138,83 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
   Tensor out = empty(out_shape, x.options());
   conv2d_kernel(x.device())(x, weight, bias, out, p);
   record_op<Conv2dBackward>(out, {x, weight, bias}, {x, weight}, p);
+  return out;
+}
+
+// ======================= conv_transpose2d =======================
+// conv_transpose2d is conv2d read backwards. Take conv2d with the same weight w (C_in, C_out, kH, kW),
+// i.e. a map from C_out to C_in channels,
+//   conv(y)[n,c,ih,iw] = sum_{o,kh,kw} y[n,o,ih*sh - ph + kh, iw*sw - pw + kw] w[c,o,kh,kw].
+// Its adjoint (<conv(y), x> = <y, conv^T(x)>) spreads each input pixel over a kH x kW window of
+// the output, stride s apart:
+//   out[n,o,oh,ow] = bias[o] + sum_{c,kh,kw} x[n,c,ih,iw] w[c,o,kh,kw]   over oh = ih*sh - ph + kh, ow alike,
+// i.e. ih = (oh + ph - kh) / sh where that division is exact and 0 <= ih < H.
+// This is exactly conv2d_backward_input with grad_out := x and input_shape := out's shape, so the
+// forward reuses that kernel, and the two gradients are the other two conv2d relations:
+//   gx[n,c,ih,iw] = sum_{o,kh,kw} g[n,o,ih*sh - ph + kh, iw*sw - pw + kw] w[c,o,kh,kw] = conv2d(g, w, s, p)
+//   gw[c,o,kh,kw] = sum_{n,ih,iw} x[n,c,ih,iw] g[n,o,ih*sh - ph + kh, iw*sw - pw + kw]
+//                 = conv2d_backward_weight(grad_out := x, input := g)
+//   gb[o]         = sum_{n,oh,ow} g[n,o,oh,ow].
+// H_out = (H - 1) sh - 2 ph + kH + oph is the largest of the sizes conv2d maps to H (for
+// 0 <= oph < sh, floor((H_out + 2 ph - kH) / sh) + 1 = H); output rows no window reaches (the
+// padding's far side when oph > 0) get the bias only.
+
+// Validates the shapes and parameters; returns the output shape (N, C_out, H_out, W_out).
+static Shape conv_transpose2d_output_shape(const Shape& x, const Shape& w, Size2 stride, Size2 padding,
+                                           Size2 output_padding) {
+  const char* op = "conv_transpose2d";
+  check_nchw(x, op);
+  CXR_CHECK(w.size() == 4, op, ": expected a 4-D weight (C_in, C_out, kH, kW), got ", shape_str(w));
+  CXR_CHECK(w[1] > 0 && w[2] > 0 && w[3] > 0, op, ": weight ", shape_str(w),
+            " has no output channels or an empty kernel");
+  CXR_CHECK(x[1] == w[0], op, ": input ", shape_str(x), " has ", x[1], " channels but weight ", shape_str(w),
+            " expects ", w[0], " (C_in is the weight's dim 0 for a transposed convolution)");
+  CXR_CHECK(stride.h > 0 && stride.w > 0, op, ": stride must be positive, got ", size2_str(stride));
+  CXR_CHECK(padding.h >= 0 && padding.w >= 0, op, ": padding must be non-negative, got ", size2_str(padding));
+  const bool output_padding_ok =
+      output_padding.h >= 0 && output_padding.w >= 0 && output_padding.h < stride.h && output_padding.w < stride.w;
+  CXR_CHECK(output_padding_ok, op, ": output_padding ", size2_str(output_padding),
+            " must be non-negative and smaller than the stride ", size2_str(stride));
+  const int64_t out_h = (x[2] - 1) * stride.h - 2 * padding.h + w[2] + output_padding.h;
+  const int64_t out_w = (x[3] - 1) * stride.w - 2 * padding.w + w[3] + output_padding.w;
+  CXR_CHECK(out_h > 0 && out_w > 0, op, ": input ", shape_str(x), " with weight ", shape_str(w), ", stride ",
+            size2_str(stride), ", padding ", size2_str(padding), " and output_padding ", size2_str(output_padding),
+            " gives an empty output ", shape_str({out_h, out_w}));
+  return {x[0], w[1], out_h, out_w};
+}
+
+// Only the gradients of inputs that require grad are computed (see the math above).
+struct ConvTranspose2dBackward final : Node {
+  Conv2dParams p;
+  explicit ConvTranspose2dBackward(Conv2dParams params) : p(params) {}
+  const char* name() const override { return "conv_transpose2d_backward"; }
+  TensorList backward(const Tensor& g) override {
+    const Tensor &x = saved(0), &w = saved(1);
+    Tensor gx, gw, gb;
+    if (next_edges[0].node) gx = conv2d(g, w, Tensor(), p.stride, p.padding);
+    if (next_edges[1].node) gw = conv2d_backward_weight(x, g, w.shape(), p.stride, p.padding, p.dilation);
+    if (next_edges[2].node) gb = sum(g, {0, 2, 3});
+    return {gx, gw, gb};
+  }
+};
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
+                        Size2 output_padding) {
+  const char* op = "conv_transpose2d";
+  check_floating_input(x, op);
+  CXR_CHECK(weight.defined(), "conv_transpose2d: weight is undefined");
+  check_same(x, weight, op, "input", "weight");
+  Shape out_shape = conv_transpose2d_output_shape(x.shape(), weight.shape(), stride, padding, output_padding);
+  if (bias.defined()) {
+    check_same(x, bias, op, "input", "bias");
+    CXR_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(1), "conv_transpose2d: bias of shape ",
+              shape_str(bias.shape()), " does not match weight ", shape_str(weight.shape()), " (expected [",
+              weight.size(1), "], C_out being the weight's dim 1)");
+  }
+  Conv2dParams p{stride, padding, 1};
+  Tensor out = empty(out_shape, x.options());
+  conv_transpose2d_kernel(x.device())(x, weight, bias, out, p);
+  record_op<ConvTranspose2dBackward>(out, {x, weight, bias}, {x, weight}, p);
   return out;
 }
 
@@ -407,6 +485,60 @@ static void conv2d_backward_weight_cpu(const Tensor& g_t, const Tensor& x_t, con
   });
 }
 
+// out[n,o,oh,ow] = bias[o] + sum_{c,kh,kw} x[n,c,ih,iw] w[c,o,kh,kw] over ih = (oh + ph - kh) / sh exact
+// and in [0, H), iw alike (a gather, written independently of conv2d_backward_input_cpu so that the
+// two check each other).
+static void conv_transpose2d_cpu(const Tensor& x_t, const Tensor& w_t, const Tensor& bias_t, const Tensor& out_t,
+                                 const Conv2dParams& p) {
+  visit_floating(x_t.dtype(), "conv_transpose2d", [&]<typename T>() {
+    Strided4<const T> x(x_t), w(w_t);
+    Strided4<T> out(out_t);
+    const T* bias = bias_t.defined() ? bias_t.data<T>() : nullptr;
+    const int64_t bias_stride = bias_t.defined() ? bias_t.stride(0) : 0;
+    const int64_t N = x_t.size(0), C = x_t.size(1), H = x_t.size(2), W = x_t.size(3);
+    const int64_t O = w_t.size(1), KH = w_t.size(2), KW = w_t.size(3), HO = out_t.size(2), WO = out_t.size(3);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t oh = 0; oh < HO; ++oh)
+          for (int64_t ow = 0; ow < WO; ++ow) {
+            double acc = bias ? double(bias[o * bias_stride]) : 0.0;
+            for (int64_t c = 0; c < C; ++c)
+              for (int64_t kh = 0; kh < KH; ++kh) {
+                const int64_t th = oh + p.padding.h - kh;  // = ih * sh
+                if (th < 0 || th % p.stride.h != 0 || th / p.stride.h >= H) continue;
+                const int64_t ih = th / p.stride.h;
+                for (int64_t kw = 0; kw < KW; ++kw) {
+                  const int64_t tw = ow + p.padding.w - kw;  // = iw * sw
+                  if (tw < 0 || tw % p.stride.w != 0 || tw / p.stride.w >= W) continue;
+                  const int64_t iw = tw / p.stride.w;
+                  acc += double(x(n, c, ih, iw)) * double(w(c, o, kh, kw));
+                }
+              }
+            out(n, o, oh, ow) = T(acc);
+          }
+  });
+}
+
+// The fast path: conv2d_backward_input's fast kernel with grad_out := x computes the sum (see the
+// math above conv_transpose2d), then the bias is added to each channel's plane of the fresh,
+// contiguous out.
+static void conv_transpose2d_fast(const Tensor& x, const Tensor& w, const Tensor& bias_t, const Tensor& out_t,
+                                  const Conv2dParams& p) {
+  cpu::conv2d_backward_input_fast(x, w, out_t, p);
+  if (!bias_t.defined()) return;
+  visit_floating(out_t.dtype(), "conv_transpose2d", [&]<typename T>() {
+    T* out = out_t.data<T>();
+    const T* bias = bias_t.data<T>();
+    const int64_t N = out_t.size(0), O = out_t.size(1), plane = out_t.size(2) * out_t.size(3);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < O; ++o) {
+        const T b = bias[o * bias_t.stride(0)];
+        T* row = out + (n * O + o) * plane;
+        for (int64_t i = 0; i < plane; ++i) row[i] += b;
+      }
+  });
+}
+
 // out = max over the in-bounds part of the window (the -inf padding never wins); index = ih * W + iw.
 // The first maximum in row-major window order wins ties (strict >); a NaN always replaces the
 // current maximum, so NaN propagates (both as PyTorch's CPU kernel).
@@ -556,6 +688,7 @@ KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel{"conv2d_backward
                                                                 cpu::conv2d_backward_input_fast};
 KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel{"conv2d_backward_weight", conv2d_backward_weight_cpu,
                                                                   cpu::conv2d_backward_weight_fast};
+KernelTable<ConvTranspose2dFn> conv_transpose2d_kernel{"conv_transpose2d", conv_transpose2d_cpu, conv_transpose2d_fast};
 KernelTable<MaxPool2dFn> max_pool2d_kernel{"max_pool2d", max_pool2d_cpu};
 KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel{"max_pool2d_backward", max_pool2d_backward_cpu};
 KernelTable<AvgPool2dFn> avg_pool2d_kernel{"avg_pool2d", avg_pool2d_cpu};

@@ -1,6 +1,8 @@
-// conv.h — 2-D convolution and pooling, NCHW.
-//   x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out) or undefined.
-//   H_out = floor((H + 2*pad_h - dil_h*(kH-1) - 1) / stride_h) + 1, same for W.
+// conv.h — 2-D convolution, transposed convolution and pooling, NCHW.
+//   conv2d:           x (N, C_in, H, W); weight (C_out, C_in, kH, kW); bias (C_out) or undefined;
+//                     H_out = floor((H + 2*pad_h - dil_h*(kH-1) - 1) / stride_h) + 1, same for W.
+//   conv_transpose2d: x (N, C_in, H, W); weight (C_in, C_out, kH, kW) (PyTorch's layout); bias (C_out);
+//                     H_out = (H - 1)*stride_h - 2*pad_h + kH + output_padding_h, same for W.
 #pragma once
 
 #include <utility>
@@ -19,6 +21,12 @@ struct Size2 {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1,
               Size2 padding = 0, Size2 dilation = 1);
+// The transpose (adjoint) of conv2d with the same weight, stride and padding: conv2d maps a
+// (N, C_out, H_out, W_out) image to (N, C_in, H, W) and conv_transpose2d maps back, upsampling by the
+// stride. output_padding (0 <= output_padding < stride, as PyTorch) adds rows/columns at the bottom
+// and right to pick among the H_out that conv2d maps to the same H. No groups, dilation 1.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1,
+                        Size2 padding = 0, Size2 output_padding = 0);
 // stride defaults to the kernel size when given as 0 (PyTorch's stride=None). Padding is -inf.
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride = 0, Size2 padding = 0);
 // count_include_pad = true (PyTorch's default): padded zeros count in the divisor.
@@ -64,6 +72,11 @@ using Conv2dBackwardInputFn = void(const Tensor& grad_out, const Tensor& weight,
 // grad_weight (C_out, C_in, kH, kW) from grad_out and x.
 using Conv2dBackwardWeightFn = void(const Tensor& grad_out, const Tensor& x, const Tensor& grad_weight,
                                     const Conv2dParams& p);
+// conv_transpose2d: x (N, C_in, H, W), weight (C_in, C_out, kH, kW), bias undefined or (C_out),
+// out (N, C_out, H_out, W_out) (the output_padding is in out's size); p.dilation is always 1.
+// Its backward reuses conv2d_kernel (grad input) and conv2d_backward_weight_kernel (grad weight).
+using ConvTranspose2dFn = void(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
+                               const Conv2dParams& p);
 // out and indices (int64) both (N, C, H_out, W_out).
 using MaxPool2dFn = void(const Tensor& x, const Tensor& out, const Tensor& indices, const Pool2dParams& p);
 // grad_x (N, C, H, W): grad_out routed to the recorded indices, summed where windows overlap.
@@ -77,6 +90,7 @@ using AdaptiveAvgPool2dBackwardFn = void(const Tensor& grad_out, const Tensor& g
 extern KernelTable<Conv2dFn> conv2d_kernel;
 extern KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel;
 extern KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel;
+extern KernelTable<ConvTranspose2dFn> conv_transpose2d_kernel;
 extern KernelTable<MaxPool2dFn> max_pool2d_kernel;
 extern KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel;
 extern KernelTable<AvgPool2dFn> avg_pool2d_kernel;
