@@ -15,6 +15,7 @@
 // Exit code: 0 all inputs done; 1 some input failed (named on stderr, the others still done);
 // 2 nothing done: bad run directory or checkpoint, bad arguments.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -68,9 +69,7 @@ json numbers(const Tensor& t) {
   for (double v : t.to_vector()) a.push_back(number(v));
   return a;
 }
-std::string dump(const json& j, int indent = -1) {
-  return j.dump(indent, ' ', false, json::error_handler_t::replace);
-}
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Writes through a temporary file and a rename, so a reader never sees half a file.
 void write_text_file(const std::string& path, const std::string& content) {
@@ -128,7 +127,7 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
             {"overlay", png_name},
             {"colormap", "cubehelix(start 0.5, rotations -0.7, hue 2.0)"},
             {"alpha", 0.45}};
-  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j, 1) + "\n");
+  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {png_name, json_name};
 }
 
@@ -143,14 +142,15 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
-  json j = {{"input", path}, {"layer", w.layer}, {"words", w.words}, {"weights", w.weights},
-            {"spans", w.spans}, {"num_pieces", w.num_pieces}};
+  json j = {{"input", path},        {"layer", w.layer}, {"words", w.words},
+            {"weights", w.weights}, {"spans", w.spans}, {"num_pieces", w.num_pieces}};
   std::string prediction_html;
   if (tm.classifier) {
     NoGradGuard no_grad;
     text::BertBatch b = text::collate({tm.tokenizer->features(report, tm.max_seq_length)});
-    Tensor logits = tm.classifier->forward(tm.bert->forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output)
-                        .select(0, 0);
+    Tensor logits =
+        tm.classifier->forward(tm.bert->forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output)
+            .select(0, 0);
     Tensor probs = interpret::probabilities_from_logits(logits, s.config.task);
     const std::string kind = interpret::probability_kind(logits.size(0), s.config.task);
     const int64_t predicted = argmax(logits, 0).item<int64_t>();
@@ -164,7 +164,8 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
     for (size_t c = 0; c < pv.size(); ++c) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%sclass %zu: %.3f", c ? ", " : "", c, pv[c]);
-      p << (static_cast<int64_t>(c) == predicted ? "<b>" : "") << buf << (static_cast<int64_t>(c) == predicted ? "</b>" : "");
+      p << (static_cast<int64_t>(c) == predicted ? "<b>" : "") << buf
+        << (static_cast<int64_t>(c) == predicted ? "</b>" : "");
     }
     p << "</p>\n";
     prediction_html = p.str();
@@ -178,7 +179,7 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
       "docs/INTERPRETATION.md).</p>\n</body></html>\n";
   const std::string html_name = stem + "_attention.html", json_name = stem + "_attention.json";
   write_text_file((fs::path(s.opt.out) / html_name).string(), html);
-  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j, 1) + "\n");
+  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {html_name, json_name};
 }
 
@@ -200,8 +201,8 @@ int run_explain(const ExplainOptions& opt_in) {
       for (int64_t k = 1; k <= num_layers; ++k) layer_ok = layer_ok || opt.layer == "layer" + std::to_string(k);
       CXR_CHECK(layer_ok, "--layer '", opt.layer, "': ", s.config.arch, " has layer1..layer", num_layers);
       CXR_CHECK(opt.target >= -1 && opt.target < s.config.num_outputs, "--target ", opt.target,
-                " out of range: the image model has ", s.config.num_outputs, " outputs (0..",
-                s.config.num_outputs - 1, "; -1 = the arg max)");
+                " out of range: the image model has ", s.config.num_outputs, " outputs (0..", s.config.num_outputs - 1,
+                "; -1 = the arg max)");
     }
     if (any_report && s.config.has_text_model) {
       s.text_model = std::make_unique<interpret::TextModel>(interpret::load_text_model(opt.checkpoint, opt.weights));
@@ -232,7 +233,8 @@ int run_explain(const ExplainOptions& opt_in) {
                 ".* in this run (inputs need distinct file names)");
       std::vector<std::string> outputs =
           kind == InputKind::Image ? explain_image(s, path, stem) : explain_report(s, path, stem);
-      json line = {{"input", path}, {"kind", kind == InputKind::Image ? "image" : "report"}, {"outputs", json::array()}};
+      json line = {
+          {"input", path}, {"kind", kind == InputKind::Image ? "image" : "report"}, {"outputs", json::array()}};
       for (const auto& o : outputs) line["outputs"].push_back((fs::path(opt.out) / o).string());
       std::fputs((dump(line) + "\n").c_str(), stdout);
       std::fflush(stdout);
@@ -258,7 +260,8 @@ CommandRun setup_explain(CLI::App& sub) {
                  "ResNet layer for Grad-CAM: layer1..layerL (layer6: the last 4x4 map at 256 input; layer5: the "
                  "8x8 local features)")
       ->capture_default_str();
-  sub.add_option("--target", opt->target, "class to explain in images (-1: the predicted class)")->capture_default_str();
+  sub.add_option("--target", opt->target, "class to explain in images (-1: the predicted class)")
+      ->capture_default_str();
   sub.add_option("--attention-layer", opt->attention_layer,
                  "text encoder layer whose [CLS] attention is shown (0-based; -1: the last)")
       ->capture_default_str();

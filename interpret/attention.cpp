@@ -153,7 +153,7 @@ TokenWeights cls_attention(nn::BertModel& bert, const text::BertTokenizer& token
   result.text = report;
   result.layer = used_layer;
   const auto& options = tokenizer.options();
-  std::vector<int64_t> ids;           // the word pieces of the whole report
+  std::vector<int64_t> ids;            // the word pieces of the whole report
   std::vector<size_t> pieces_of_word;  // how many pieces each word has
   for (SpannedToken& t : basic_tokenize_with_spans(report, options)) {
     const std::vector<std::string> pieces = text::wordpiece(t.token, tokenizer.vocab());
@@ -172,8 +172,8 @@ TokenWeights cls_attention(nn::BertModel& bert, const text::BertTokenizer& token
   CXR_CHECK(length <= bert.config.max_position_embeddings, "cls_attention: ", length,
             " tokens exceed the model's max_position_embeddings ", bert.config.max_position_embeddings,
             " (lower max_seq_length)");
-  const Tensor input_ids = from_vector(std::vector<double>(f.input_ids.begin(), f.input_ids.end()), {1, length},
-                                       {.dtype = DType::Int64});
+  const Tensor input_ids =
+      from_vector(std::vector<double>(f.input_ids.begin(), f.input_ids.end()), {1, length}, {.dtype = DType::Int64});
   Tensor cls_row;  // (L): attention of [CLS] to every position, averaged over heads
   {
     EvalModeScope eval_mode(bert);
@@ -211,12 +211,23 @@ std::string html_escape(std::string_view text) {
       continue;
     }
     switch (cp) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.append(text.substr(i, n));
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.append(text.substr(i, n));
     }
     i += n;
   }
@@ -233,8 +244,8 @@ std::string highlighted_report_html(const TokenWeights& w, const std::string& ti
   auto span = [&](size_t i, std::string_view shown) {
     const double opacity = peak > 0 ? std::clamp(w.weights[i] / peak, 0.0, 1.0) : 0.0;
     return "<span title=\"" + html_escape(w.words[i]) + ": " + format_weight(w.weights[i]) +
-           "\" style=\"background-color: rgba(255, 140, 0, " + format_weight(opacity) +
-           "); border-radius: 2px\">" + html_escape(shown) + "</span>";
+           "\" style=\"background-color: rgba(255, 140, 0, " + format_weight(opacity) + "); border-radius: 2px\">" +
+           html_escape(shown) + "</span>";
   };
   std::string html = "<div class=\"cxr-attention\" style=\"font-family: sans-serif; line-height: 1.6\">\n";
   if (!title.empty()) html += "<h3>" + html_escape(title) + "</h3>\n";
@@ -244,9 +255,13 @@ std::string highlighted_report_html(const TokenWeights& w, const std::string& ti
   } else {
     size_t cursor = 0;
     for (size_t i = 0; i < w.words.size(); ++i) {
-      const auto [begin, end] = w.spans[i];
-      CXR_CHECK(begin >= cursor && begin < end && end <= w.text.size(), "highlighted_report_html: span ", i, " [",
-                begin, ", ", end, ") is out of order or outside the text (", w.text.size(), " bytes)");
+      const auto [span_begin, end] = w.spans[i];
+      CXR_CHECK(span_begin < end && end <= w.text.size(), "highlighted_report_html: span ", i, " [", span_begin, ", ",
+                end, ") is empty or outside the text (", w.text.size(), " bytes)");
+      // Spans from basic_tokenize_with_spans never overlap; should two words ever share source
+      // characters, the later one shows only what is left of its span.
+      const size_t begin = std::max(span_begin, cursor);
+      if (begin >= end) continue;
       html += html_escape(std::string_view(w.text).substr(cursor, begin - cursor));
       html += span(i, std::string_view(w.text).substr(begin, end - begin));
       cursor = end;

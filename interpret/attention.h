@@ -23,13 +23,13 @@
 namespace cxr::interpret {
 
 struct TokenWeights {
-  std::string text;                               // the report as given (valid UTF-8)
-  std::vector<std::string> words;                 // basic tokens, in order
-  std::vector<double> weights;                    // per word; sum 1 over the words the model saw
-  std::vector<std::pair<size_t, size_t>> spans;   // per word: [begin, end) byte offsets in `text`
-  std::vector<int64_t> num_pieces;                // per word: word pieces that entered the model
-                                                  // (0: cut by max_seq_length; then weight 0)
-  int64_t layer = -1;                             // the encoder layer used, 0-based
+  std::string text;                              // the report as given (valid UTF-8)
+  std::vector<std::string> words;                // basic tokens, in order
+  std::vector<double> weights;                   // per word; sum 1 over the words the model saw
+  std::vector<std::pair<size_t, size_t>> spans;  // per word: [begin, end) byte offsets in `text`
+  std::vector<int64_t> num_pieces;               // per word: word pieces that entered the model
+                                                 // (0: cut by max_seq_length; then weight 0)
+  int64_t layer = -1;                            // the encoder layer used, 0-based
 };
 
 // The [CLS] row of layer `layer`'s attention (0-based; negative counts from the end, -1 = the last
@@ -43,7 +43,8 @@ TokenWeights cls_attention(nn::BertModel& bert, const text::BertTokenizer& token
 // title as <h3>, then the original text with every word a <span> whose background is orange at
 // opacity weight / max(weight) and whose title attribute holds the weight; the text between words is
 // kept as is (white-space: pre-wrap). Everything is HTML-escaped; invalid UTF-8 bytes become U+FFFD.
-// Without spans (none given), the words are shown separated by spaces.
+// Without spans (none given), the words are shown separated by spaces. Errors: as many weights (and
+// spans, if any) as words; each span non-empty and inside the text.
 std::string highlighted_report_html(const TokenWeights& w, const std::string& title = "");
 
 // &, <, >, " and ' escaped; invalid UTF-8 sequences replaced by U+FFFD (one per bad byte) and NUL
@@ -57,6 +58,7 @@ struct SpannedToken {
   std::string token;
   size_t begin = 0, end = 0;
 };
-std::vector<SpannedToken> basic_tokenize_with_spans(std::string_view text, const text::BasicTokenizerOptions& options = {});
+std::vector<SpannedToken> basic_tokenize_with_spans(std::string_view text,
+                                                    const text::BasicTokenizerOptions& options = {});
 
 }  // namespace cxr::interpret

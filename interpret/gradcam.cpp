@@ -180,8 +180,8 @@ Tensor overlay(const Tensor& image, const Tensor& heatmap, double alpha) {
             heatmap.defined() ? shape_str(heatmap.shape()) : std::string("an undefined tensor"));
   const int64_t h = heatmap.size(0), w = heatmap.size(1);
   CXR_CHECK(image.defined() && ((image.dim() == 2 && image.size(0) == h && image.size(1) == w) ||
-                                (image.dim() == 4 && image.size(0) == 1 && image.size(1) == 1 &&
-                                 image.size(2) == h && image.size(3) == w)),
+                                (image.dim() == 4 && image.size(0) == 1 && image.size(1) == 1 && image.size(2) == h &&
+                                 image.size(3) == w)),
             "overlay: expected a grayscale image (", h, ", ", w, ") or (1, 1, ", h, ", ", w,
             ") matching the heatmap, got ", image.defined() ? shape_str(image.shape()) : std::string("undefined"));
   CXR_CHECK(alpha >= 0 && alpha <= 1, "overlay: alpha must be in [0, 1], got ", alpha);

@@ -17,9 +17,9 @@
 namespace cxr::interpret {
 
 struct GradCam {
-  Tensor heatmap;  // (S, S) in [0, 1], the image's dtype (float32 normally); all zero when the cam is
-  Tensor cam;      // (h, w): ReLU(sum_k alpha_k A_k) before upsampling and scaling
-  Tensor logits;   // (C): every class's logit for this image
+  Tensor heatmap;       // (S, S) in [0, 1], the image's dtype (float32 normally); all zero when the cam is
+  Tensor cam;           // (h, w): ReLU(sum_k alpha_k A_k) before upsampling and scaling
+  Tensor logits;        // (C): every class's logit for this image
   int64_t target = -1;  // the class explained
   double logit = 0;     // logits[target]
 };

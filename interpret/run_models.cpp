@@ -148,8 +148,7 @@ TextModel load_text_model(const std::string& run_dir, const std::string& weights
   const SafetensorsFile file = read_weights(run_dir, weights, &path);
   require_prefix(file, path, "text_model.", "text model");
   try {
-    nn::load_state_dict(*m.bert, file.tensors,
-                        {.strict = true, .prefix = "text_model.", .exclude = {"classifier.*"}});
+    nn::load_state_dict(*m.bert, file.tensors, {.strict = true, .prefix = "text_model.", .exclude = {"classifier.*"}});
   } catch (const Error& e) {
     fail(path, ": text_model: ", e.what());
   }

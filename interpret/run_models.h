@@ -28,11 +28,11 @@ struct TextModelConfig {
 // The fields of config.json the inference side needs.
 struct RunConfig {
   std::string run_dir;
-  std::string method;        // "" when absent
-  std::string arch;          // required
-  int64_t image_size = 0;    // the architecture's input size when absent
-  std::string task;          // "" when absent
-  int64_t num_outputs = 0;   // required, > 0
+  std::string method;       // "" when absent
+  std::string arch;         // required
+  int64_t image_size = 0;   // the architecture's input size when absent
+  std::string task;         // "" when absent
+  int64_t num_outputs = 0;  // required, > 0
   bool has_text_model = false;
   TextModelConfig text_model;
 };

@@ -142,10 +142,10 @@ std::unique_ptr<nn::BertModel> golden_bert() {
 }
 
 // 29 tokens (ids below the tiny model's vocab_size 40).
-const std::vector<std::string> kTinyVocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "mild",   "edema",  ",",
-                                             ".",     "un",    "##chang", "##ed", "no",     "heart",  "size",   "is",
-                                             "normal", "effusion", "##s", "<",     ">",      "script", "&",      "\"",
-                                             "'",     "left",  "right",  "pleural", "a"};
+const std::vector<std::string> kTinyVocab = {
+    "[PAD]",   "[UNK]",  "[CLS]", "[SEP]", "[MASK]", "mild", "edema",  ",",        ".",   "un",
+    "##chang", "##ed",   "no",    "heart", "size",   "is",   "normal", "effusion", "##s", "<",
+    ">",       "script", "&",     "\"",    "'",      "left", "right",  "pleural",  "a"};
 text::BertTokenizer tiny_tokenizer() { return text::BertTokenizer(text::Vocab(kTinyVocab)); }
 
 // The model's own [CLS] attention row (averaged over heads) for hand-made input ids, optionally
@@ -218,8 +218,12 @@ struct RunDir {
 RunDir write_run_dir(const std::string& name, bool text, bool classifier) {
   RunDir r{temp_dir(name), tiny_bert_config()};
   r.bert_config.max_position_embeddings = 40;
-  json config = {{"method", text ? "joint" : "image"}, {"arch", "resnet128_6_2_1"}, {"image_size", 128},
-                 {"task", "edema"}, {"num_outputs", 4}, {"seed", 0}};
+  json config = {{"method", text ? "joint" : "image"},
+                 {"arch", "resnet128_6_2_1"},
+                 {"image_size", 128},
+                 {"task", "edema"},
+                 {"num_outputs", 4},
+                 {"seed", 0}};
   Generator gen(7);
   auto resnet = nn::make_resnet("resnet128_6_2_1", 4, &gen);
   fill_parameters(*resnet, 11);  // non-trivial running statistics
@@ -229,8 +233,10 @@ RunDir write_run_dir(const std::string& name, bool text, bool classifier) {
     fs::create_directories(r.dir + "/text");
     r.bert_config.save(r.dir + "/text/bert_config.json");
     text::Vocab(kTinyVocab).save(r.dir + "/text/vocab.txt");
-    config["text_model"] = {{"bert_config", "text/bert_config.json"}, {"vocab", "text/vocab.txt"},
-                            {"max_seq_length", 32}, {"lower_case", true}};
+    config["text_model"] = {{"bert_config", "text/bert_config.json"},
+                            {"vocab", "text/vocab.txt"},
+                            {"max_seq_length", 32},
+                            {"lower_case", true}};
     nn::BertModel bert(r.bert_config, &gen);
     for (const auto& [k, t] : bert.state_dict()) tensors["text_model." + k] = t;
     if (classifier) {
@@ -282,9 +288,9 @@ TEST_CASE("interpret: ResNet forward split at any layer equals forward") {
   CHECK(nn::resnet_config("resnet2048_7_2_1").map_size(6) == 8);
   CHECK_THROWS_WITH_AS(model->forward_until(x, 7), doctest::Contains("forward_until: no layer 7 (layers 1..6"), Error);
   CHECK_THROWS_WITH_AS(model->forward_from(-1, x), doctest::Contains("forward_from: no layer -1"), Error);
-  CHECK_THROWS_WITH_AS(model->forward_from(5, zeros({1, 128, 8, 8})),
-                       doctest::Contains("forward_from(5): expected the layer's output (N, 128, 4, 4), got [1, 128, 8, 8]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      model->forward_from(5, zeros({1, 128, 8, 8})),
+      doctest::Contains("forward_from(5): expected the layer's output (N, 128, 4, 4), got [1, 128, 8, 8]"), Error);
   CHECK_THROWS_WITH_AS(model->forward_until(zeros({1, 1, 64, 64}), 3),
                        doctest::Contains("expected input (N, 1, 128, 128), got [1, 1, 64, 64]"), Error);
 }
@@ -438,9 +444,10 @@ TEST_CASE("interpret: Grad-CAM finds the evidence (a non-negative network, one b
 TEST_CASE("interpret: Grad-CAM errors name the problem") {
   auto model = golden_model(4, DType::Float32);
   Tensor x = golden_image(DType::Float32);
-  CHECK_THROWS_WITH_AS(interpret::grad_cam(*model, zeros({1, 1, 64, 64})),
-                       doctest::Contains("grad_cam: expected one image (1, 1, 128, 128) for resnet128_6_2_1, got [1, 1, 64, 64]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      interpret::grad_cam(*model, zeros({1, 1, 64, 64})),
+      doctest::Contains("grad_cam: expected one image (1, 1, 128, 128) for resnet128_6_2_1, got [1, 1, 64, 64]"),
+      Error);
   CHECK_THROWS_WITH_AS(interpret::grad_cam(*model, zeros({2, 1, 128, 128})), doctest::Contains("got [2, 1, 128, 128]"),
                        Error);
   CHECK_THROWS_WITH_AS(interpret::grad_cam(*model, zeros({128, 128})), doctest::Contains("got [128, 128]"), Error);
@@ -448,8 +455,7 @@ TEST_CASE("interpret: Grad-CAM errors name the problem") {
                        doctest::Contains("must be floating point"), Error);
   for (const char* bad : {"layer7", "layer0", "conv1", "layer", "layer05x", "fc1", ""})
     CHECK_THROWS_WITH_AS(interpret::grad_cam(*model, x, -1, bad),
-                         has("grad_cam: unknown layer '" + std::string(bad) +
-                                           "' (resnet128_6_2_1 has layer1..layer6)"),
+                         has("grad_cam: unknown layer '" + std::string(bad) + "' (resnet128_6_2_1 has layer1..layer6)"),
                          Error);
   CHECK_THROWS_WITH_AS(interpret::grad_cam(*model, x, 4), doctest::Contains("class 4 out of range"), Error);
   CHECK_THROWS_WITH_AS(interpret::grad_cam(*model, x, -2), doctest::Contains("class -2 out of range"), Error);
@@ -499,11 +505,13 @@ TEST_CASE("interpret: the overlay blends the image with cubehelix") {
       CHECK(out.at({i, j, 1}) == std::round(255 * (0.6 * g + 0.4 * c.g)));
       CHECK(out.at({i, j, 2}) == std::round(255 * (0.6 * g + 0.4 * c.b)));
     }
-  CHECK(interpret::overlay(image.reshape({1, 1, 2, 2}), heat).to_vector() == interpret::overlay(image, heat).to_vector());
+  CHECK(interpret::overlay(image.reshape({1, 1, 2, 2}), heat).to_vector() ==
+        interpret::overlay(image, heat).to_vector());
   CHECK(interpret::overlay(image, heat, 0).to_vector()[3] == 128);  // pure image: round(255 * 0.5)
   CHECK_THROWS_WITH_AS(interpret::overlay(zeros({3, 2}), heat),
                        doctest::Contains("overlay: expected a grayscale image (2, 2) or (1, 1, 2, 2)"), Error);
-  CHECK_THROWS_WITH_AS(interpret::overlay(image, zeros({1, 2, 2})), doctest::Contains("expected a heatmap (S, S)"), Error);
+  CHECK_THROWS_WITH_AS(interpret::overlay(image, zeros({1, 2, 2})), doctest::Contains("expected a heatmap (S, S)"),
+                       Error);
   CHECK_THROWS_WITH_AS(interpret::overlay(image, heat, 1.5), doctest::Contains("alpha must be in [0, 1]"), Error);
 }
 
@@ -537,7 +545,9 @@ TEST_CASE("interpret: word spans agree with basic_tokenize on the tokenizer's Un
   }
   CHECK(n > 100);
   // By hand: case and accents, punctuation, a control character inside a word, CJK, line separator.
-  auto spans = interpret::basic_tokenize_with_spans("Mild EDEMA,\tH\xC3\xA9llo a\x01" "b \xE5\x8D\x9Ax\xE2\x80\xA8y");
+  auto spans = interpret::basic_tokenize_with_spans(
+      "Mild EDEMA,\tH\xC3\xA9llo a\x01"
+      "b \xE5\x8D\x9Ax\xE2\x80\xA8y");
   std::vector<std::tuple<std::string, size_t, size_t>> got;
   for (const auto& t : spans) got.emplace_back(t.token, t.begin, t.end);
   CHECK(got == std::vector<std::tuple<std::string, size_t, size_t>>{{"mild", 0, 4},
@@ -622,8 +632,8 @@ TEST_CASE("interpret: [CLS] attention with truncation, unknown words, empty repo
                        doctest::Contains("cls_attention: layer 2 out of range (the model has 2 layers"), Error);
   CHECK_THROWS_WITH_AS(interpret::cls_attention(*bert, tok, "mild", 12, -3), doctest::Contains("layer -3 out of range"),
                        Error);
-  CHECK_THROWS_WITH_AS(interpret::cls_attention(*bert, tok, "mild", 1), doctest::Contains("max_seq_length must be at least 2"),
-                       Error);
+  CHECK_THROWS_WITH_AS(interpret::cls_attention(*bert, tok, "mild", 1),
+                       doctest::Contains("max_seq_length must be at least 2"), Error);
   CHECK_THROWS_WITH_AS(interpret::cls_attention(*bert, tok, "a a a a a a a a a a a a a a", 320),
                        doctest::Contains("16 tokens exceed the model's max_position_embeddings 12"), Error);
 }
@@ -632,12 +642,14 @@ TEST_CASE("interpret: highlighted report HTML escapes hostile text") {
   CHECK(interpret::html_escape("<script>alert('x') & \"y\"</script>") ==
         "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
   const std::string fffd = "\xEF\xBF\xBD";
-  CHECK(interpret::html_escape("a\xFF" "b") == "a" + fffd + "b");
-  CHECK(interpret::html_escape("\xC0\xAF") == fffd + fffd);                  // overlong '/'
-  CHECK(interpret::html_escape("\xED\xA0\x80") == fffd + fffd + fffd);       // a surrogate
-  CHECK(interpret::html_escape("end\xE2\x82") == "end" + fffd + fffd);       // truncated
+  CHECK(interpret::html_escape("a\xFF"
+                               "b") == "a" + fffd + "b");
+  CHECK(interpret::html_escape("\xC0\xAF") == fffd + fffd);             // overlong '/'
+  CHECK(interpret::html_escape("\xED\xA0\x80") == fffd + fffd + fffd);  // a surrogate
+  CHECK(interpret::html_escape("end\xE2\x82") == "end" + fffd + fffd);  // truncated
   CHECK(interpret::html_escape(std::string("n\0l", 3)) == "n" + fffd + "l");
-  CHECK(interpret::html_escape("caf\xC3\xA9 \xE5\x8D\x9A \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xE5\x8D\x9A \xF0\x9F\x98\x80");
+  CHECK(interpret::html_escape("caf\xC3\xA9 \xE5\x8D\x9A \xF0\x9F\x98\x80") ==
+        "caf\xC3\xA9 \xE5\x8D\x9A \xF0\x9F\x98\x80");
 
   // Through the model: tags and quotes in a report become words, escaped in spans and in between.
   auto bert = golden_bert();
@@ -651,8 +663,8 @@ TEST_CASE("interpret: highlighted report HTML escapes hostile text") {
   CHECK(contains(html, "&quot;</span>"));
   CHECK(contains(html, "&#39;</span>"));
   CHECK(contains(html, ">&amp;</span>"));
-  CHECK(contains(html, "\n\n<span"));  // the text between words is kept
-  CHECK(contains(html, ">Edema</span>"));  // the original text is shown, not the lower-cased token
+  CHECK(contains(html, "\n\n<span"));                  // the text between words is kept
+  CHECK(contains(html, ">Edema</span>"));              // the original text is shown, not the lower-cased token
   CHECK(contains(html, "rgba(255, 140, 0, 1.0000)"));  // the heaviest word at full opacity
   text::utf8_decode(html, "html");                     // valid UTF-8
   size_t spans = 0;
@@ -672,8 +684,13 @@ TEST_CASE("interpret: highlighted report HTML escapes hostile text") {
   text::utf8_decode(no_spans, "html");
   hand.spans = {{0, 2}, {2, 5}};
   CHECK(contains(interpret::highlighted_report_html(hand), ">x" + fffd + "</span><span"));
+  hand.spans = {{0, 2}, {1, 5}};  // overlapping: the second word shows the rest of its span
+  CHECK(contains(interpret::highlighted_report_html(hand), ">x" + fffd + "</span><span"));
   hand.spans = {{0, 2}, {2, 9}};
-  CHECK_THROWS_WITH_AS(interpret::highlighted_report_html(hand), doctest::Contains("outside the text"), Error);
+  CHECK_THROWS_WITH_AS(interpret::highlighted_report_html(hand),
+                       doctest::Contains("span 1 [2, 9) is empty or outside the text (5 bytes)"), Error);
+  hand.spans = {{0, 2}, {3, 3}};
+  CHECK_THROWS_WITH_AS(interpret::highlighted_report_html(hand), doctest::Contains("is empty or outside"), Error);
   hand.weights = {1.0};
   CHECK_THROWS_WITH_AS(interpret::highlighted_report_html(hand), doctest::Contains("2 words but 1 weights"), Error);
 }
@@ -710,33 +727,33 @@ TEST_CASE("interpret: models load from a run directory; errors name the file") {
         std::vector<double>{0.5, 0.5});
 
   // Errors.
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir + "/nope"), doctest::Contains("nope: not a run directory"), Error);
+  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir + "/nope"), doctest::Contains("nope: not a run directory"),
+                       Error);
   RunDir image_only = write_run_dir("load_image_only", false, false);
-  CHECK_THROWS_WITH_AS(interpret::load_text_model(image_only.dir),
-                       has(image_only.dir + "/config.json: no text_model"), Error);
+  CHECK_THROWS_WITH_AS(interpret::load_text_model(image_only.dir), has(image_only.dir + "/config.json: no text_model"),
+                       Error);
   const std::string cfg = run.dir + "/config.json";
   write_text(cfg, "{\"arch\": \"resnet128_6_2_1\"");
   CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": invalid JSON"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1"})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": missing required field 'num_outputs'"),
-                       Error);
+  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": missing required field 'num_outputs'"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": "four"})");
   CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("field 'num_outputs' must be an integer"),
                        Error);
   write_text(cfg, R"({"arch": "resnet99", "num_outputs": 4})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("unknown architecture 'resnet99'"), Error);
+  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("unknown architecture 'resnet99'"),
+                       Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 4, "image_size": 256})");
   CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("image_size 256 does not match"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 3})");
   CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir),
-                       has(run.dir + "/model.safetensors: image_model (resnet128_6_2_1, 3 outputs)"),
-                       Error);
+                       has(run.dir + "/model.safetensors: image_model (resnet128_6_2_1, 3 outputs)"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 4})");
   CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir, "best.safetensors"),
                        has(run.dir + "/best.safetensors: no such checkpoint file"), Error);
   write_text(run.dir + "/best.safetensors", "not a safetensors file");
-  CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir, "best.safetensors"),
-                       has(run.dir + "/best.safetensors"), Error);
+  CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir, "best.safetensors"), has(run.dir + "/best.safetensors"),
+                       Error);
   write_safetensors(run.dir + "/best.safetensors", {{"critic.weight", zeros({2})}});
   CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir, "best.safetensors"),
                        doctest::Contains("no image model weights (no tensor named image_model.*)"), Error);
@@ -772,7 +789,8 @@ TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match
   CHECK(g["probability_kind"] == "softmax");
   REQUIRE(g["cam"].size() == 4);
   for (int64_t u = 0; u < 4; ++u)
-    for (int64_t v = 0; v < 4; ++v) CHECK(g["cam"][u][v].get<double>() == doctest::Approx(cam.cam.at({u, v})).epsilon(1e-6));
+    for (int64_t v = 0; v < 4; ++v)
+      CHECK(g["cam"][u][v].get<double>() == doctest::Approx(cam.cam.at({u, v})).epsilon(1e-6));
   double psum = 0;
   for (const auto& p : g["probabilities"]) psum += p.get<double>();
   CHECK(psum == doctest::Approx(1.0));
