@@ -195,14 +195,15 @@ int run_explain(const ExplainOptions& opt_in) {
   try {
     s.config = interpret::read_run_config(opt.checkpoint);
     if (any_image) {
-      s.image_model = interpret::load_image_model(opt.checkpoint, opt.weights);
-      const auto num_layers = static_cast<int64_t>(s.image_model->layers.size());
+      // Arguments first (from config.json alone), then the model.
+      const auto num_layers = static_cast<int64_t>(nn::resnet_config(s.config.arch).layer_channels.size());
       bool layer_ok = false;
       for (int64_t k = 1; k <= num_layers; ++k) layer_ok = layer_ok || opt.layer == "layer" + std::to_string(k);
       CXR_CHECK(layer_ok, "--layer '", opt.layer, "': ", s.config.arch, " has layer1..layer", num_layers);
       CXR_CHECK(opt.target >= -1 && opt.target < s.config.num_outputs, "--target ", opt.target,
                 " out of range: the image model has ", s.config.num_outputs, " outputs (0..", s.config.num_outputs - 1,
                 "; -1 = the arg max)");
+      s.image_model = interpret::load_image_model(opt.checkpoint, opt.weights);
     }
     if (any_report && s.config.has_text_model) {
       s.text_model = std::make_unique<interpret::TextModel>(interpret::load_text_model(opt.checkpoint, opt.weights));

@@ -74,6 +74,11 @@ GradCam grad_cam(nn::ResNet& model, const Tensor& image, int64_t target_class, c
   const int64_t k = parse_layer(model, layer);
   CXR_CHECK(grad_enabled(), "grad_cam: grad mode is off (called under a NoGradGuard?); Grad-CAM needs dy/dA");
 
+  const int64_t num_classes = model.fc1->weight.size(0);
+  CXR_CHECK(target_class >= -1 && target_class < num_classes, "grad_cam: class ", target_class, " out of range (",
+            model.config.name, " has ", num_classes, num_classes == 1 ? " output: class 0" : " outputs: 0..",
+            num_classes == 1 ? "" : std::to_string(num_classes - 1), ", or -1 for the arg max)");
+
   EvalModeScope eval_mode(model);
   const DType dtype = model.conv1->weight.dtype();
   Tensor x = image.detach().to(dtype);
@@ -93,12 +98,7 @@ GradCam grad_cam(nn::ResNet& model, const Tensor& image, int64_t target_class, c
     NoParameterGradScope no_parameter_grads(model);
     nn::ResNetOutput out = model.forward_from(k, activation);
     Tensor logits = out.logits.select(0, 0);  // (C)
-    const int64_t num_classes = logits.size(0);
-    int64_t target = target_class;
-    if (target == -1) target = argmax(logits.detach(), 0).item<int64_t>();
-    CXR_CHECK(target >= 0 && target < num_classes, "grad_cam: class ", target_class, " out of range (",
-              model.config.name, " has ", num_classes, num_classes == 1 ? " output: class 0" : " outputs: 0..",
-              num_classes == 1 ? "" : std::to_string(num_classes - 1), ", or -1 for the arg max)");
+    const int64_t target = target_class == -1 ? argmax(logits.detach(), 0).item<int64_t>() : target_class;
     result.target = target;
     result.logits = logits.detach().contiguous();
     result.logit = result.logits.at({target});

@@ -110,10 +110,10 @@ RunConfig read_run_config(const std::string& run_dir) {
 
 std::unique_ptr<nn::ResNet> load_image_model(const std::string& run_dir, const std::string& weights) {
   const RunConfig c = read_run_config(run_dir);
-  auto model = nn::make_resnet(c.arch, c.num_outputs);
   std::string path;
   const SafetensorsFile file = read_weights(run_dir, weights, &path);
   require_prefix(file, path, "image_model.", "image model");
+  auto model = nn::make_resnet(c.arch, c.num_outputs);
   try {
     nn::load_state_dict(*model, file.tensors, {.strict = true, .prefix = "image_model."});
   } catch (const Error& e) {
@@ -142,11 +142,10 @@ TextModel load_text_model(const std::string& run_dir, const std::string& weights
   CXR_CHECK(m.max_seq_length <= bert_config.max_position_embeddings, "config.json text_model: max_seq_length ",
             m.max_seq_length, " exceeds max_position_embeddings ", bert_config.max_position_embeddings, " of ",
             c.text_model.bert_config);
-  m.bert = std::make_unique<nn::BertModel>(bert_config, nullptr, nn::BertInit::Zeros);
-
   std::string path;
   const SafetensorsFile file = read_weights(run_dir, weights, &path);
   require_prefix(file, path, "text_model.", "text model");
+  m.bert = std::make_unique<nn::BertModel>(bert_config, nullptr, nn::BertInit::Zeros);
   try {
     nn::load_state_dict(*m.bert, file.tensors, {.strict = true, .prefix = "text_model.", .exclude = {"classifier.*"}});
   } catch (const Error& e) {

@@ -273,7 +273,10 @@ TEST_CASE("interpret: ResNet forward split at any layer equals forward") {
   NoGradGuard no_grad;
   Tensor x = golden_image(DType::Float32);
   nn::ResNetOutput full = model->forward(x);
-  for (int64_t k = 0; k <= 6; ++k) {
+  // Every split in Release; four under the (much slower) sanitizer build.
+  const std::vector<int64_t> splits =
+      kSanitized ? std::vector<int64_t>{0, 3, 5, 6} : std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6};
+  for (int64_t k : splits) {
     INFO("split at layer ", k);
     Tensor h = model->forward_until(x, k);
     CHECK(h.size(2) == model->config.map_size(k));
