@@ -163,9 +163,9 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
     const std::vector<double> pv = probs.to_vector();
     for (size_t c = 0; c < pv.size(); ++c) {
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%sclass %zu: %.3f", c ? ", " : "", c, pv[c]);
-      p << (static_cast<int64_t>(c) == predicted ? "<b>" : "") << buf
-        << (static_cast<int64_t>(c) == predicted ? "</b>" : "");
+      std::snprintf(buf, sizeof buf, "class %zu: %.3f", c, pv[c]);
+      const bool is_predicted = static_cast<int64_t>(c) == predicted;
+      p << (c ? ", " : "") << (is_predicted ? "<b>" : "") << buf << (is_predicted ? "</b>" : "");
     }
     p << "</p>\n";
     prediction_html = p.str();

@@ -829,7 +829,8 @@ TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match
   CHECK(contains(html, "<meta charset=\"utf-8\">"));
   CHECK(contains(html, ">FINDINGS</span>"));
   CHECK(contains(html, "&lt;</span><span"));
-  CHECK(contains(html, "Text head (softmax)"));
+  CHECK(contains(html, "Text head (softmax): "));
+  CHECK(contains(html, "<b>class " + std::to_string(a["predicted"].get<int64_t>()) + ": "));
   CHECK(!contains(html, "<edema>"));
   fs::remove_all(run.dir);
   fs::remove_all(inputs);
