@@ -318,7 +318,7 @@ TEST_CASE("interpret: bilinear upsampling matches F.interpolate (align_corners=F
                        doctest::Contains("must be floating point"), Error);
 }
 
-TEST_CASE("interpret: Grad-CAM matches PyTorch hooks (layers 6, 5, 4; one output; an all-zero cam)") {
+TEST_CASE("interpret: Grad-CAM matches PyTorch hooks (layers 6, 5, 4, one output, an all-zero cam)") {
   const json cases = json::parse(golden("gradcam").metadata.at("cases"));
   // float64: the same arithmetic as the float64 reference, up to summation order (measured ~1e-15;
   // the fixture's heatmap is stored as float32, ~3e-8). float32: the model's own rounding (measured
@@ -701,7 +701,7 @@ TEST_CASE("interpret: highlighted report HTML escapes hostile text") {
 // ---------------------------------------------------------------------------------------------
 // Run directories and `cxr explain`
 
-TEST_CASE("interpret: models load from a run directory; errors name the file") {
+TEST_CASE("interpret: models load from a run directory, errors name the file") {
   RunDir run = write_run_dir("load", true, true);
   interpret::RunConfig c = interpret::read_run_config(run.dir);
   CHECK(c.arch == "resnet128_6_2_1");
