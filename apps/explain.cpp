@@ -5,12 +5,13 @@
 //     -> DIR/<stem>_gradcam.png  the overlay (S, S) RGB, cubehelix colormap at alpha 0.45
 //     -> DIR/<stem>_gradcam.json {input, arch, layer, target, logit, logits, probabilities,
 //        probability_kind, cam (h rows of w values, before upsampling), cam_max, overlay, colormap, alpha}
-//   report (.txt, UTF-8): needs text_model in config.json -> [CLS] attention of the text encoder's
-//     last layer (or --attention-layer), merged into words
+//   report (.txt, UTF-8): needs text_model in config.json -> the text the trainer feeds the encoder
+//     (text::extract_report_text: Findings/Impression/... sections; --no-extract: the whole file)
+//     -> [CLS] attention of the text encoder's last layer (or --attention-layer), merged into words
 //     -> DIR/<stem>_attention.html  the report with the words highlighted (a standalone page),
 //        with the text head's prediction when the checkpoint has text_model.classifier.*
-//     -> DIR/<stem>_attention.json {input, layer, words, weights, spans, num_pieces[, logits,
-//        probabilities, probability_kind, predicted]}
+//     -> DIR/<stem>_attention.json {input, text (what the model read; spans index it), text_source,
+//        layer, words, weights, spans, num_pieces[, logits, probabilities, probability_kind, predicted]}
 // stdout: one JSON line per input done: {"input", "kind": "image"|"report", "outputs": [files]}.
 // Exit code: 0 all inputs done; 1 some input failed (named on stderr, the others still done);
 // 2 nothing done: bad run directory or checkpoint, bad arguments.
@@ -35,6 +36,7 @@
 #include "interpret/gradcam.h"
 #include "interpret/run_models.h"
 #include "tensor/ops.h"
+#include "text/report.h"
 
 namespace cxr::apps {
 namespace {
@@ -48,6 +50,7 @@ struct ExplainOptions {
   std::string layer = "layer6";
   int64_t target = -1;
   int attention_layer = -1;
+  bool no_extract = false;
   std::string out;
   std::vector<std::string> inputs;
 };
@@ -135,19 +138,30 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
   CXR_CHECK(s.text_model, path, ": this run has no text encoder (", s.config.run_dir,
             "/config.json has no text_model), so reports cannot be explained");
   const interpret::TextModel& tm = *s.text_model;
-  const std::string report = read_text_file(path);
+  // What the trainer feeds the text encoder (train/text_side.cpp): the Findings/Impression/...
+  // sections of the report (METHODS.md §1), unless --no-extract.
+  const std::string raw = read_text_file(path);
+  const text::Extraction extraction =
+      s.opt.no_extract ? text::Extraction{raw, text::ExtractionSource::kWholeReport} : text::extract_report_text(raw);
+  const std::string& report = extraction.text;
   interpret::TokenWeights w;
   try {
     w = interpret::cls_attention(*tm.bert, *tm.tokenizer, report, tm.max_seq_length, s.opt.attention_layer);
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
-  json j = {{"input", path},        {"layer", w.layer}, {"words", w.words},
-            {"weights", w.weights}, {"spans", w.spans}, {"num_pieces", w.num_pieces}};
+  json j = {{"input", path},
+            {"text", report},
+            {"text_source", s.opt.no_extract ? "file" : text::extraction_source_name(extraction.source)},
+            {"layer", w.layer},
+            {"words", w.words},
+            {"weights", w.weights},
+            {"spans", w.spans},
+            {"num_pieces", w.num_pieces}};
   std::string prediction_html;
   if (tm.classifier) {
     NoGradGuard no_grad;
-    text::BertBatch b = text::collate({tm.tokenizer->features(report, tm.max_seq_length)});
+    text::BertBatch b = text::collate({tm.tokenizer->features(report, tm.max_seq_length, /*pad=*/false)});
     Tensor logits =
         tm.classifier->forward(tm.bert->forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output)
             .select(0, 0);
@@ -174,7 +188,11 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
   const std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + interpret::html_escape(title) +
       " — [CLS] attention</title></head>\n<body>\n" + interpret::highlighted_report_html(w, title) + prediction_html +
-      "<p style=\"color: #666; font-size: small\">Highlight: the text encoder's layer " + std::to_string(w.layer) +
+      "<p style=\"color: #666; font-size: small\">Text: " +
+      (s.opt.no_extract ? std::string("the whole file")
+                        : std::string("the report's ") + text::extraction_source_name(extraction.source) +
+                              " text, as the model is trained on it") +
+      ". Highlight: the text encoder's layer " + std::to_string(w.layer) +
       " attention from [CLS], averaged over heads and summed over word pieces (attention is not attribution; see "
       "docs/INTERPRETATION.md).</p>\n</body></html>\n";
   const std::string html_name = stem + "_attention.html", json_name = stem + "_attention.json";
@@ -266,13 +284,17 @@ CommandRun setup_explain(CLI::App& sub) {
   sub.add_option("--attention-layer", opt->attention_layer,
                  "text encoder layer whose [CLS] attention is shown (0-based; -1: the last)")
       ->capture_default_str();
+  sub.add_flag("--no-extract", opt->no_extract,
+               "give the text encoder the whole .txt file instead of its Findings/Impression sections (what "
+               "training feeds it)");
   sub.add_option("--out", opt->out, "output directory (default: RUN_DIR/explain)");
   sub.add_option("inputs", opt->inputs, "images (.png, .jpg, .jpeg) and reports (.txt, UTF-8)")->required();
   sub.footer(
       "Images: center-cropped and scaled as in evaluation, then Grad-CAM (Selvaraju et al. 2017) of the image model:\n"
       "  OUT/<stem>_gradcam.png (overlay on the image) and OUT/<stem>_gradcam.json (target, logits, probabilities,\n"
       "  the coarse cam).\n"
-      "Reports: the text encoder's attention from [CLS], averaged over heads, summed over each word's pieces:\n"
+      "Reports: the Findings/Impression/Conclusion/Recommendation sections (as in training; --no-extract: the whole\n"
+      "  file), then the text encoder's attention from [CLS], averaged over heads, summed over each word's pieces:\n"
       "  OUT/<stem>_attention.html (highlighted report; with the text head's prediction when the run has one) and\n"
       "  OUT/<stem>_attention.json. Needs text_model in config.json (joint and mi runs).\n"
       "stdout: one JSON line per input done. Method and caveats: docs/INTERPRETATION.md.\n"

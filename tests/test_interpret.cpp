@@ -24,6 +24,7 @@
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
 #include "testing.h"
+#include "text/report.h"
 #include "text/unicode.h"
 
 using namespace cxr;
@@ -769,7 +770,9 @@ TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match
   const std::string inputs = temp_dir("cli_inputs"), out = run.dir + "/out";
   const std::string png = write_test_png(inputs + "/study 1.png");
   const std::string report_path = inputs + "/report.txt";
-  const std::string report = "FINDINGS: Mild <edema>, unchanged.\nNo pleural effusions & \"normal\" heart size.";
+  const std::string report =
+      "INDICATION: dyspnea.\nFINDINGS: Mild <edema>, unchanged.\nNo pleural effusions & \"normal\" heart size.\n"
+      "IMPRESSION: Mild edema.";
   write_text(report_path, report);
 
   CliResult r = run_cli({"explain", "--checkpoint", run.dir, "--layer", "layer5", "--out", out, png, report_path});
@@ -812,26 +815,42 @@ TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match
   }
   CHECK(differ == 0);
 
-  // The report: the same attention in process; the HTML holds the words and the prediction.
+  // The report: the Findings and Impression sections, as the trainer feeds them; the same attention
+  // in process; the HTML holds the words and the prediction.
+  const std::string extracted = text::extract_report_text(report).text;
+  REQUIRE(extracted == "Mild <edema>, unchanged.\nNo pleural effusions & \"normal\" heart size.\nMild edema.");
   interpret::TextModel tm = interpret::load_text_model(run.dir);
-  interpret::TokenWeights w = interpret::cls_attention(*tm.bert, *tm.tokenizer, report, 32);
+  interpret::TokenWeights w = interpret::cls_attention(*tm.bert, *tm.tokenizer, extracted, 32);
   const json a = json::parse(read_text(out + "/report_attention.json"));
+  CHECK(a["text"] == extracted);
+  CHECK(a["text_source"] == "sections");
   CHECK(a["words"].get<std::vector<std::string>>() == w.words);
   REQUIRE(a["weights"].size() == w.weights.size());
   for (size_t i = 0; i < w.weights.size(); ++i) CHECK(a["weights"][i].get<double>() == doctest::Approx(w.weights[i]));
   CHECK(a["layer"] == 1);
-  CHECK(a["spans"][0] == json::array({0, 8}));
+  CHECK(a["spans"][0] == json::array({0, 4}));  // "Mild"
   CHECK(a["probability_kind"] == "softmax");
   CHECK(a["probabilities"].size() == 4);
   CHECK(a["predicted"].get<int64_t>() >= 0);
   const std::string html = read_text(out + "/report_attention.html");
   CHECK(html.starts_with("<!DOCTYPE html>"));
   CHECK(contains(html, "<meta charset=\"utf-8\">"));
-  CHECK(contains(html, ">FINDINGS</span>"));
+  CHECK(contains(html, ">Mild</span>"));
+  CHECK(!contains(html, "INDICATION"));
   CHECK(contains(html, "&lt;</span><span"));
   CHECK(contains(html, "Text head (softmax): "));
   CHECK(contains(html, "<b>class " + std::to_string(a["predicted"].get<int64_t>()) + ": "));
   CHECK(!contains(html, "<edema>"));
+
+  // --no-extract: the whole file, which is longer than max_seq_length 32 (the tail gets weight 0).
+  r = run_cli({"explain", "--checkpoint", run.dir, "--no-extract", "--out", out, report_path});
+  REQUIRE(r.exit_code == 0);
+  const json whole = json::parse(read_text(out + "/report_attention.json"));
+  CHECK(whole["text"] == report);
+  CHECK(whole["text_source"] == "file");
+  CHECK(whole["words"][0] == "indication");
+  CHECK(whole["num_pieces"].back() == 0);
+  CHECK(whole["weights"].back() == 0.0);
   fs::remove_all(run.dir);
   fs::remove_all(inputs);
 }
