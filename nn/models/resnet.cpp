@@ -11,11 +11,15 @@ std::vector<std::string> resnet_architectures() {
   return {"resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1", "resnet128_6_2_1"};
 }
 
-int64_t ResNetConfig::final_map_size() const {
+int64_t ResNetConfig::map_size(int64_t layer) const {
+  CXR_CHECK(layer >= 0 && layer <= static_cast<int64_t>(layer_channels.size()), name, ": no layer ", layer,
+            " (layers 1..", layer_channels.size(), ", 0 = the stem)");
   int64_t s = (input_size + 2 * conv1_padding - conv1_kernel) / conv1_stride + 1;
-  for (size_t i = 0; i < layer_channels.size(); ++i) s = (s - 1) / 2 + 1;  // 3x3, stride 2, pad 1
+  for (int64_t i = 0; i < layer; ++i) s = (s - 1) / 2 + 1;  // 3x3, stride 2, pad 1
   return s;
 }
+
+int64_t ResNetConfig::final_map_size() const { return map_size(static_cast<int64_t>(layer_channels.size())); }
 
 int64_t ResNetConfig::embedding_dim() const {
   const int64_t pooled = final_map_size() / 2;  // AvgPool2d(2)
@@ -77,16 +81,37 @@ ResNet::ResNet(const ResNetConfig& cfg, int64_t output_channels, Generator* gen)
   fc1 = register_module("fc1", std::make_shared<Linear>(cfg.embedding_dim(), output_channels, true, gen));
 }
 
-ResNetOutput ResNet::forward(const Tensor& x) {
+ResNetOutput ResNet::forward(const Tensor& x) { return forward_from(0, forward_until(x, 0)); }
+
+Tensor ResNet::forward_until(const Tensor& x, int64_t layer) {
   // Exactly input_size x input_size, checked up front: the reference always feeds that crop, and
   // other sizes either fail deep inside (e.g. a BatchNorm over 1x1 maps) or, for sizes just above
   // it, silently produce a 768-d embedding from a differently aligned grid.
   const int64_t s = config.input_size;
   CXR_CHECK(x.dim() == 4 && x.size(1) == 1 && x.size(2) == s && x.size(3) == s, config.name,
             ": expected input (N, 1, ", s, ", ", s, "), got ", shape_str(x.shape()));
-  ResNetOutput out;
+  const auto num_layers = static_cast<int64_t>(layers.size());
+  CXR_CHECK(layer >= 0 && layer <= num_layers, config.name, ": forward_until: no layer ", layer, " (layers 1..",
+            num_layers, ", 0 = the stem)");
   Tensor h = relu(bn1->forward(conv1->forward(x)));
-  for (size_t i = 0; i < layers.size(); ++i) {
+  for (int64_t i = 0; i < layer; ++i) h = layers[i]->forward(h);
+  return h;
+}
+
+ResNetOutput ResNet::forward_from(int64_t layer, const Tensor& h_in) {
+  const auto num_layers = static_cast<int64_t>(layers.size());
+  CXR_CHECK(layer >= 0 && layer <= num_layers, config.name, ": forward_from: no layer ", layer, " (layers 1..",
+            num_layers, ", 0 = the stem)");
+  const int64_t channels = layer == 0 ? conv1->weight.size(0) : config.layer_channels[layer - 1];
+  const int64_t side = config.map_size(layer);
+  CXR_CHECK(h_in.dim() == 4 && h_in.size(1) == channels && h_in.size(2) == side && h_in.size(3) == side, config.name,
+            ": forward_from(", layer, "): expected the layer's output (N, ", channels, ", ", side, ", ", side,
+            "), got ", shape_str(h_in.shape()));
+  ResNetOutput out;
+  Tensor h = h_in;
+  if (layer == 5) out.layer5 = h;
+  if (layer == 6) out.layer6 = h;
+  for (int64_t i = layer; i < num_layers; ++i) {
     h = layers[i]->forward(h);
     if (i == 4) out.layer5 = h;
     if (i == 5) out.layer6 = h;

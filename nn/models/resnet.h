@@ -23,6 +23,7 @@ struct ResNetConfig {
   std::vector<int64_t> layer_channels;  // one per "layer"
 
   int64_t final_map_size() const;  // side of the last layer's map (4 for resnet256_6_2_1)
+  int64_t map_size(int64_t layer) const;  // side of layer `layer`'s output map (0: after conv1/bn1/relu)
   int64_t embedding_dim() const;   // size of z: 768 for the reference models, 192 for resnet128_6_2_1
 };
 // "resnet256_6_2_1", "resnet512_6_2_1", "resnet1024_7_2_1", "resnet2048_7_2_1", "resnet128_6_2_1".
@@ -54,6 +55,14 @@ class ResNet : public Module {
   std::string extra_repr() const override { return config.name; }
   // x: (N, 1, input_size, input_size); any other shape is an error naming the expected one.
   ResNetOutput forward(const Tensor& x);
+  // forward split at the output of layer `layer` (1..L; 0 = after conv1/bn1/relu), so a caller can
+  // get hold of that feature map A, e.g. as a fresh leaf for Grad-CAM (interpret/gradcam.h):
+  //   forward(x) == forward_from(k, forward_until(x, k)) for every k.
+  // forward_until checks x as forward does; forward_from checks that h has layer k's shape
+  // (N, channels_k, map_size(k), map_size(k)). forward_from's layer5/layer6 are h itself when k is
+  // 5/6 and undefined when k is above.
+  Tensor forward_until(const Tensor& x, int64_t layer);
+  ResNetOutput forward_from(int64_t layer, const Tensor& h);
   // "frozen": only layer6 and fc1 train; "tuned": every parameter trains.
   void apply_freeze_policy(const std::string& policy);
 

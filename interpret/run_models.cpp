@@ -1,0 +1,183 @@
+// run_models.cpp — see run_models.h.
+#include "interpret/run_models.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "nn/checkpoint.h"
+#include "tensor/error.h"
+#include "tensor/ops.h"
+#include "tensor/safetensors.h"
+
+namespace cxr::interpret {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CXR_CHECK(in, path, ": cannot open (", fs::exists(path) ? "unreadable" : "no such file", ")");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A path from config.json: relative ones are relative to the run directory.
+std::string in_run_dir(const std::string& run_dir, const std::string& path) {
+  return fs::path(path).is_absolute() ? path : (fs::path(run_dir) / path).string();
+}
+
+std::string weights_path(const std::string& run_dir, const std::string& weights) {
+  return weights.find('/') != std::string::npos ? weights : (fs::path(run_dir) / weights).string();
+}
+
+// Typed field access with errors naming the file and the field.
+template <typename T>
+T field(const json& j, const std::string& key, const std::string& file, const char* kind) {
+  auto it = j.find(key);
+  CXR_CHECK(it != j.end(), file, ": missing required field '", key, "'");
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    fail(file, ": field '", key, "' must be ", kind, ", got ", it->dump());
+  }
+}
+template <typename T>
+T optional_field(const json& j, const std::string& key, T fallback, const std::string& file, const char* kind) {
+  return j.contains(key) && !j.at(key).is_null() ? field<T>(j, key, file, kind) : fallback;
+}
+
+// The checkpoint's tensors whose names start with `prefix` exist at all? (A clearer error than a
+// list of every missing key.)
+void require_prefix(const SafetensorsFile& file, const std::string& path, const std::string& prefix,
+                    const std::string& what) {
+  for (const auto& [key, t] : file.tensors)
+    if (key.rfind(prefix, 0) == 0) return;
+  fail(path, ": no ", what, " weights (no tensor named ", prefix, "*)");
+}
+
+SafetensorsFile read_weights(const std::string& run_dir, const std::string& weights, std::string* path) {
+  *path = weights_path(run_dir, weights);
+  CXR_CHECK(fs::exists(*path), *path, ": no such checkpoint file");
+  return read_safetensors(*path);  // errors name the path
+}
+
+}  // namespace
+
+RunConfig read_run_config(const std::string& run_dir) {
+  const std::string file = (fs::path(run_dir) / "config.json").string();
+  CXR_CHECK(fs::is_directory(run_dir), run_dir, ": not a run directory (no such directory)");
+  json j;
+  try {
+    j = json::parse(read_file(file));
+  } catch (const json::exception& e) {
+    fail(file, ": invalid JSON: ", e.what());
+  }
+  CXR_CHECK(j.is_object(), file, ": expected a JSON object");
+  RunConfig c;
+  c.run_dir = run_dir;
+  c.method = optional_field<std::string>(j, "method", "", file, "a string");
+  c.arch = field<std::string>(j, "arch", file, "a string");
+  c.task = optional_field<std::string>(j, "task", "", file, "a string");
+  c.num_outputs = field<int64_t>(j, "num_outputs", file, "an integer");
+  CXR_CHECK(c.num_outputs > 0, file, ": num_outputs must be positive, got ", c.num_outputs);
+  nn::ResNetConfig arch;
+  try {
+    arch = nn::resnet_config(c.arch);
+  } catch (const Error& e) {
+    fail(file, ": ", e.what());
+  }
+  c.image_size = optional_field<int64_t>(j, "image_size", arch.input_size, file, "an integer");
+  CXR_CHECK(c.image_size == arch.input_size, file, ": image_size ", c.image_size, " does not match ", c.arch,
+            " (input ", arch.input_size, ")");
+  if (j.contains("text_model") && !j.at("text_model").is_null()) {
+    const json& t = j.at("text_model");
+    const std::string where = file + " text_model";
+    CXR_CHECK(t.is_object(), where, ": expected an object");
+    c.has_text_model = true;
+    c.text_model.bert_config = in_run_dir(run_dir, field<std::string>(t, "bert_config", where, "a string"));
+    c.text_model.vocab = in_run_dir(run_dir, field<std::string>(t, "vocab", where, "a string"));
+    c.text_model.max_seq_length = optional_field<int64_t>(t, "max_seq_length", 320, where, "an integer");
+    c.text_model.lower_case = optional_field<bool>(t, "lower_case", true, where, "true or false");
+    CXR_CHECK(c.text_model.max_seq_length >= 2, where, ": max_seq_length must be at least 2, got ",
+              c.text_model.max_seq_length);
+  }
+  return c;
+}
+
+std::unique_ptr<nn::ResNet> load_image_model(const std::string& run_dir, const std::string& weights) {
+  const RunConfig c = read_run_config(run_dir);
+  std::string path;
+  const SafetensorsFile file = read_weights(run_dir, weights, &path);
+  require_prefix(file, path, "image_model.", "image model");
+  auto model = nn::make_resnet(c.arch, c.num_outputs);
+  try {
+    nn::load_state_dict(*model, file.tensors, {.strict = true, .prefix = "image_model."});
+  } catch (const Error& e) {
+    fail(path, ": image_model (", c.arch, ", ", c.num_outputs, " outputs): ", e.what());
+  }
+  model->eval();
+  return model;
+}
+
+TextModel load_text_model(const std::string& run_dir, const std::string& weights) {
+  const RunConfig c = read_run_config(run_dir);
+  CXR_CHECK(c.has_text_model, (fs::path(run_dir) / "config.json").string(),
+            ": no text_model (this run has no text encoder; method '", c.method, "')");
+  TextModel m;
+  m.max_seq_length = c.text_model.max_seq_length;
+  nn::BertConfig bert_config = nn::BertConfig::load(c.text_model.bert_config);  // errors name the file
+  try {
+    m.tokenizer = std::make_unique<text::BertTokenizer>(
+        text::BertTokenizer::from_file(c.text_model.vocab, {.do_lower_case = c.text_model.lower_case}));
+  } catch (const Error& e) {
+    fail(c.text_model.vocab, ": ", e.what());
+  }
+  CXR_CHECK(m.tokenizer->vocab().size() <= bert_config.vocab_size, c.text_model.vocab, ": ",
+            m.tokenizer->vocab().size(), " tokens, more than the model's vocab_size ", bert_config.vocab_size, " (",
+            c.text_model.bert_config, ")");
+  CXR_CHECK(m.max_seq_length <= bert_config.max_position_embeddings, "config.json text_model: max_seq_length ",
+            m.max_seq_length, " exceeds max_position_embeddings ", bert_config.max_position_embeddings, " of ",
+            c.text_model.bert_config);
+  std::string path;
+  const SafetensorsFile file = read_weights(run_dir, weights, &path);
+  require_prefix(file, path, "text_model.", "text model");
+  m.bert = std::make_unique<nn::BertModel>(bert_config, nullptr, nn::BertInit::Zeros);
+  try {
+    nn::load_state_dict(*m.bert, file.tensors, {.strict = true, .prefix = "text_model.", .exclude = {"classifier.*"}});
+  } catch (const Error& e) {
+    fail(path, ": text_model: ", e.what());
+  }
+  auto w = file.tensors.find("text_model.classifier.weight");
+  if (w != file.tensors.end()) {
+    const Tensor& weight = w->second;
+    CXR_CHECK(weight.dim() == 2 && weight.size(1) == bert_config.hidden_size && weight.size(0) > 0, path,
+              ": text_model.classifier.weight must be (C, ", bert_config.hidden_size, "), got ",
+              shape_str(weight.shape()));
+    const bool has_bias = file.tensors.count("text_model.classifier.bias") > 0;
+    m.classifier = std::make_shared<nn::Linear>(weight.size(1), weight.size(0), has_bias);
+    try {
+      nn::load_state_dict(*m.classifier, file.tensors, {.strict = true, .prefix = "text_model.classifier."});
+    } catch (const Error& e) {
+      fail(path, ": text_model.classifier: ", e.what());
+    }
+    m.classifier->eval();
+  }
+  m.bert->eval();
+  return m;
+}
+
+std::string probability_kind(int64_t num_outputs, const std::string& task) {
+  return task == "findings" || num_outputs == 1 ? "sigmoid" : "softmax";
+}
+
+Tensor probabilities_from_logits(const Tensor& logits, const std::string& task) {
+  CXR_CHECK(logits.dim() == 1 && logits.size(0) > 0, "probabilities_from_logits: expected logits (C), got ",
+            shape_str(logits.shape()));
+  return probability_kind(logits.size(0), task) == "sigmoid" ? sigmoid(logits) : softmax(logits, 0);
+}
+
+}  // namespace cxr::interpret
