@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -322,7 +323,9 @@ std::string training_curves_html(const TrainingLog& log, const ReportOptions& o)
     charts += line_chart_svg({{.name = "learning rate", .x = pick(step_x), .y = pick(lr), .color = series_color(2)}},
                              {.title = "Learning rate", .x_label = "step", .y_label = "lr", .plot_height = 160});
   } else if (lrs.size() == 1) {
-    notes += note("Learning rate constant at " + std::to_string(*lrs.begin()) + ".");
+    char lr_text[32];
+    std::snprintf(lr_text, sizeof lr_text, "%g", *lrs.begin());
+    notes += note("Learning rate constant at " + std::string(lr_text) + ".");
   }
 
   // Validation metrics per epoch: the [0, 1] scores together, others (e.g. MSE) apart.

@@ -342,7 +342,7 @@ TEST_CASE("report: a training run renders summary, curves, metrics with CIs, ROC
   CHECK(contains(html, "<tr><th>batch_size</th><td>8</td></tr>"));
   CHECK(contains(html, "<tr><th>epochs completed</th><td>2</td></tr>"));
   CHECK(contains(html, "<tr><th>training time</th><td>1 min 32 s</td></tr>"));  // 92 s, the last epoch's elapsed_s
-  CHECK(contains(html, "Learning rate constant at 0.000500"));
+  CHECK(contains(html, "Learning rate constant at 0.0005."));
   // Curves: loss, loss terms, validation.
   CHECK(contains(html, "<title>Training loss</title>"));
   CHECK(contains(html, "<title>Loss terms (smoothed)</title>"));
