@@ -395,7 +395,7 @@ TEST_CASE("report: hostile strings in names, tasks and metrics are escaped") {
   CHECK(count(html, "<script") == 2);
 }
 
-TEST_CASE("report: experiment table in the METHODS.md §12 layout, runs with problems shown as warnings") {
+TEST_CASE("report: experiment table in the METHODS.md section 12 layout, runs with problems shown as warnings") {
   TempDir tmp("report_experiment");
   write_experiment(tmp.path);
   std::string html = render_report(tmp.path.string());
@@ -452,7 +452,7 @@ TEST_CASE("report: experiment table in the METHODS.md §12 layout, runs with pro
                        doctest::Contains("local-mi-dv-tuned-edema/eval-test.json: invalid JSON"), Error);
 }
 
-TEST_CASE("report: missing parts are noted; malformed files are errors naming the file") {
+TEST_CASE("report: missing parts are noted, malformed files are errors naming the file") {
   TempDir tmp("report_errors");
   fs::path only_log = tmp.path / "only_log";
   write_run(only_log, {.config = false, .eval = false, .explain = false});
@@ -505,7 +505,7 @@ TEST_CASE("report: missing parts are noted; malformed files are errors naming th
   CHECK_THROWS_WITH_AS(render_report(run.string(), {.digits = 11}), doctest::Contains("digits 11"), Error);
 }
 
-TEST_CASE("cxr report: writes the page atomically; errors exit 2 naming the file") {
+TEST_CASE("cxr report: writes the page atomically, errors exit 2 naming the file") {
   TempDir tmp("report_cli");
   fs::path run = tmp.path / "run";
   write_run(run, {});
