@@ -533,7 +533,8 @@ TEST_CASE("cxr report: writes the page atomically, errors exit 2 naming the file
 }
 
 TEST_CASE("cxr report: the page loads in headless Chromium, images decode, no script error, no injection") {
-  const std::string chromium = "/usr/bin/chromium";
+  const char* chromium_env = std::getenv("CXR_CHROMIUM");  // another browser binary, e.g. chromium elsewhere
+  const std::string chromium = chromium_env && *chromium_env ? chromium_env : "/usr/bin/chromium";
   if (access(chromium.c_str(), X_OK) != 0) {
     skip_test(chromium + " is absent (Debian: apt-get install chromium), so the browser check did not run");
     return;
