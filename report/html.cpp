@@ -741,6 +741,13 @@ std::string roc_comparison_html(const ExperimentTable& t, const std::string& tas
   return note("No run of this task has ROC curves to compare.");
 }
 
+// A run path as written in table.json, normalized: "runs/./a/" and "runs/a" name the same run.
+std::string normal_run_path(const std::string& run) {
+  std::string p = fs::path(run).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
 std::string render_experiment(const std::string& dir, const ReportOptions& o) {
   fs::path root(dir);
   ExperimentTable table = read_experiment_table((root / "table.json").string());
@@ -750,8 +757,8 @@ std::string render_experiment(const std::string& dir, const ReportOptions& o) {
   std::vector<LoadedRun> runs;
   std::set<std::string> names;
   for (const auto& r : table.rows)
-    if (!r.run.empty() && names.insert(fs::path(r.run).lexically_normal().string()).second)
-      runs.push_back({fs::path(r.run).lexically_normal().string(), "", std::nullopt, ""});
+    if (!r.run.empty() && names.insert(normal_run_path(r.run)).second)
+      runs.push_back({normal_run_path(r.run), "", std::nullopt, ""});
   std::error_code ec;
   std::vector<std::string> extra;
   if (fs::is_directory(root / "runs", ec))
@@ -784,7 +791,7 @@ std::string render_experiment(const std::string& dir, const ReportOptions& o) {
     by_name[run.name] = &run;
   }
   for (const auto& r : table.rows) {  // rows name runs as written; map them to the normalized name
-    auto it = by_name.find(fs::path(r.run).lexically_normal().string());
+    auto it = by_name.find(normal_run_path(r.run));
     if (it != by_name.end()) {
       run_ids[r.run] = it->second->id;
       by_name[r.run] = it->second;

@@ -170,7 +170,7 @@ void write_experiment(const fs::path& dir) {
   };
   row("local-mi", "tuned", "dv", "edema", "runs/local-mi-dv-tuned-edema", 0.83);
   row("global-mi", "frozen", "dv", "edema", "runs/global-mi-dv-frozen-edema", 0.8321);
-  row("image-only", "n/a", "n/a", "edema", "runs/image-only-edema", 0.8012);
+  row("image-only", "n/a", "n/a", "edema", "runs/./image-only-edema/", 0.8012);  // the same as runs/image-only-edema
   row("global-mi", "frozen", "infonce", "edema", "runs/global-mi-infonce-frozen-edema", 0.8111);
   row("local-mi", "tuned", "infonce", "edema", "runs/local-mi-infonce-tuned-edema", 0.8712);
   row("image-only", "n/a", "n/a", "findings", "runs/image-only-findings", 0.71);
@@ -421,7 +421,7 @@ TEST_CASE("report: experiment table in the METHODS.md section 12 layout, runs wi
   CHECK(global < local);
   // image-only has one value spanning CPC/MINE; global-mi has CPC then MINE; values link to the run.
   CHECK(contains(edema,
-                 "<td colspan=\"2\"><a href=\"#run-image-only-edema\" title=\"runs/image-only-edema\"><span "
+                 "<td colspan=\"2\"><a href=\"#run-image-only-edema\" title=\"runs/./image-only-edema/\"><span "
                  "class=\"v\">0.801</span> <span class=\"ci\">[0.731, 0.861]</span></a></td>"));
   std::string global_row = between(edema, "<tr><th>global-mi</th>", "</tr>");
   size_t cpc = global_row.find("0.811"), mine = global_row.find("0.832");
@@ -442,6 +442,7 @@ TEST_CASE("report: experiment table in the METHODS.md section 12 layout, runs wi
   for (const char* id : {"run-image-only-edema", "run-global-mi-dv-frozen-edema", "run-global-mi-infonce-frozen-edema",
                          "run-image-only-findings", "run-local-mi-dv-tuned-edema", "run-local-mi-infonce-tuned-edema"})
     CHECK(contains(html, std::string("<section class=\"run\" id=\"") + id + "\">"));
+  CHECK(count(html, "<section class=\"run\"") == 6);  // runs/./image-only-edema/ is not a second run
   std::string missing = between(html, "id=\"run-local-mi-infonce-tuned-edema\">", "</section>");
   CHECK(contains(missing, "class=\"warning\">This run could not be read: the run directory"));
   std::string broken = between(html, "id=\"run-local-mi-dv-tuned-edema\">", "</section>");
