@@ -17,6 +17,7 @@
 #include "report/run_files.h"
 #include "report/svg.h"
 #include "tensor/error.h"
+#include "tensor/random.h"
 #include "text_testing.h"
 
 using namespace cxr;
@@ -325,6 +326,86 @@ TEST_CASE("report fragment: only whitelisted markup survives") {
   CHECK(sanitize_fragment("1 < 2 &amp; 3 > 2 &bogus; <!-- c --> &#x41;") == "1 &lt; 2 &amp; 3 &gt; 2 &amp;bogus;  A");
   CHECK(sanitize_fragment("x <span title=\"unterminated") == "x &lt;span title=&quot;unterminated");
   CHECK(sanitize_fragment("<br/><span/>z") == "<br><span></span>z");
+}
+
+TEST_CASE("report fragment: random markup soup comes out balanced, inert and stable") {
+  // Fragments spliced from HTML pieces (tags, broken tags, quotes, entities, handlers, bytes):
+  // the output has no script or handler, its kept tags are balanced, and sanitizing it again
+  // changes nothing.
+  const std::vector<std::string> pieces = {"<span>",
+                                           "</span>",
+                                           "<mark style=\"background:#ff0\">",
+                                           "</mark>",
+                                           "<p>",
+                                           "</p>",
+                                           "<div class=x>",
+                                           "</div>",
+                                           "<br>",
+                                           "<script>",
+                                           "</script>",
+                                           "<img src=x onerror=alert(1)>",
+                                           "<a href='javascript:x'>",
+                                           "</a>",
+                                           "<!--",
+                                           "-->",
+                                           "<",
+                                           ">",
+                                           "\"",
+                                           "'",
+                                           "&amp;",
+                                           "&#x3c;script&#x3e;",
+                                           "&bogus",
+                                           "text ",
+                                           "\xc3\xa9",
+                                           "\xff",
+                                           "<style>",
+                                           "</style>",
+                                           "<b onclick=x>",
+                                           "</b>",
+                                           "<span title=\"a>b\">",
+                                           "<svg><g>",
+                                           "</svg>",
+                                           "=",
+                                           "/>",
+                                           "<!x>"};
+  Generator g(7);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string soup;
+    int n = static_cast<int>(g.integer(g.reserve(1), 1, 24));
+    uint64_t first = g.reserve(static_cast<uint64_t>(n));
+    for (int k = 0; k < n; ++k)
+      soup += pieces[static_cast<size_t>(g.integer(first + static_cast<uint64_t>(k), 0, int64_t(pieces.size())))];
+    std::string clean = sanitize_fragment(soup);
+    INFO("input: ", soup);
+    INFO("output: ", clean);
+    CHECK(sanitize_fragment(clean) == clean);
+    std::string lower = clean;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CHECK_FALSE(contains(lower, "<script"));
+    CHECK_FALSE(contains(lower, "<img"));
+    CHECK_FALSE(contains(lower, "<svg"));
+    CHECK_FALSE(contains(lower, "<a "));
+    CHECK_FALSE(std::regex_search(lower, std::regex("<[^>]*\\son[a-z]+=")));
+    // Balanced: every kept element that opens also closes, in nesting order.
+    std::vector<std::string> stack;
+    std::smatch m;
+    bool balanced = true;
+    for (auto it = clean.cbegin(); std::regex_search(it, clean.cend(), m, std::regex("<(/?)([a-z0-9]+)[^>]*>"));
+         it = m[0].second) {
+      std::string name = m[2];
+      if (name == "br" || name == "hr") continue;
+      if (m[1].length() == 0) {
+        stack.push_back(name);
+      } else if (stack.empty() || stack.back() != name) {
+        balanced = false;
+        break;
+      } else {
+        stack.pop_back();
+      }
+    }
+    CHECK(balanced);
+    CHECK(stack.empty());
+  }
 }
 
 TEST_CASE("report: a training run renders summary, curves, metrics with CIs, ROC, confusion, explanations") {
