@@ -16,9 +16,9 @@ namespace cxr::report {
 namespace {
 
 const std::set<std::string>& allowed_tags() {
-  static const std::set<std::string> tags = {"span",  "mark", "b",   "strong",     "i",  "em",  "u",  "s",
-                                             "small", "sub",  "sup", "br",         "p",  "div", "ul", "ol",
-                                             "li",    "code", "pre", "blockquote", "h4", "h5",  "h6", "hr"};
+  static const std::set<std::string> tags = {"span", "mark",       "b",  "strong", "i",   "em", "u",  "s",  "small",
+                                             "sub",  "sup",        "br", "p",      "div", "ul", "ol", "li", "code",
+                                             "pre",  "blockquote", "h3", "h4",     "h5",  "h6", "hr"};
   return tags;
 }
 bool is_void(const std::string& tag) { return tag == "br" || tag == "hr"; }

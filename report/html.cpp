@@ -52,7 +52,8 @@ table.confusion caption{caption-side:top;text-align:left;color:#555;padding-bott
 .explain figure{margin:0;border:1px solid #e5e5e5;padding:8px;border-radius:4px}
 .explain img{max-width:100%;height:auto}
 .explain figcaption{font-weight:bold;margin-bottom:6px}
-.attention{font-size:14px;margin-top:8px;white-space:pre-wrap}
+.attention{font-size:14px;margin-top:8px}.attention h3{font-size:1em;margin:4px 0}
+.cam{font-size:13px;color:#444;margin:4px 0}
 code{font-size:0.9em;background:#f5f5f5;padding:0 3px;border-radius:2px}
 details{margin:8px 0}
 footer{margin-top:48px;color:#777;font-size:13px}
@@ -483,10 +484,33 @@ std::string eval_html(const EvalResult& e, const ReportOptions& o) {
   return s;
 }
 
+// "Grad-CAM at layer6 for class 2 · softmax 0.100 / 0.200 / 0.600 / 0.100 · input s1.png", the
+// explained class in bold.
+std::string gradcam_caption(const GradcamInfo& g, const ReportOptions& o) {
+  std::vector<std::string> parts;
+  std::string what = "Grad-CAM";
+  if (!g.layer.empty()) what += " at " + esc(g.layer);
+  if (g.target >= 0) what += " for class " + std::to_string(g.target);
+  parts.push_back(what);
+  if (!g.probabilities.empty()) {
+    std::string p = esc(g.probability_kind.empty() ? "probabilities" : g.probability_kind) + " ";
+    for (size_t c = 0; c < g.probabilities.size(); ++c) {
+      std::string v = format_fixed(g.probabilities[c], o.digits);
+      p += (c ? " / " : "") + (static_cast<int64_t>(c) == g.target ? "<b>" + v + "</b>" : v);
+    }
+    parts.push_back(p);
+  }
+  if (!g.input.empty()) parts.push_back("input " + esc(fs::path(g.input).filename().string()));
+  std::string s;
+  for (const auto& part : parts) s += (s.empty() ? "" : " · ") + part;
+  return "<p class=\"cam\">" + s + "</p>";
+}
+
 bool is_png(const std::string& bytes) { return bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0; }
 
 std::string explain_html(const RunFiles& run, const ReportOptions& o) {
-  if (run.explain.empty()) return note("No explain/ directory with *_gradcam.png or *_attention.html files.");
+  if (run.explain.empty())
+    return note("No explain/ directory with *_gradcam.png, *_gradcam.json or *_attention.html files (cxr explain).");
   std::string s = "<div class=\"explain\">\n", notes;
   size_t shown = std::min(run.explain.size(), static_cast<size_t>(std::max(0, o.max_explain)));
   for (size_t i = 0; i < shown; ++i) {
@@ -507,6 +531,7 @@ std::string explain_html(const RunFiles& run, const ReportOptions& o) {
              "\" height=\"" + std::to_string(h) + "\" alt=\"" + esc("Grad-CAM overlay of " + item.id) + "\">";
       }
     }
+    if (!item.gradcam_json.empty()) s += gradcam_caption(read_gradcam_json(item.gradcam_json), o);
     if (!item.attention_html.empty()) {
       std::error_code ec;
       auto size = fs::file_size(item.attention_html, ec);

@@ -291,7 +291,7 @@ RunFiles read_run(const std::string& dir) {
   fs::path explain = root / "explain";
   if (fs::is_directory(explain, ec)) {
     std::map<std::string, ExplainItem> items;
-    const std::string png_suffix = "_gradcam.png", html_suffix = "_attention.html";
+    const std::string png_suffix = "_gradcam.png", json_suffix = "_gradcam.json", html_suffix = "_attention.html";
     for (const auto& entry : fs::directory_iterator(explain, ec)) {
       if (!entry.is_regular_file()) continue;
       std::string name = entry.path().filename().string();
@@ -302,6 +302,10 @@ RunFiles read_run(const std::string& dir) {
         std::string id = name.substr(0, name.size() - png_suffix.size());
         items[id].id = id;
         items[id].gradcam_png = entry.path().string();
+      } else if (ends_with(json_suffix)) {
+        std::string id = name.substr(0, name.size() - json_suffix.size());
+        items[id].id = id;
+        items[id].gradcam_json = entry.path().string();
       } else if (ends_with(html_suffix)) {
         std::string id = name.substr(0, name.size() - html_suffix.size());
         items[id].id = id;
@@ -312,6 +316,22 @@ RunFiles read_run(const std::string& dir) {
     for (auto& [id, item] : items) run.explain.push_back(std::move(item));
   }
   return run;
+}
+
+GradcamInfo read_gradcam_json(const std::string& path) {
+  Json j = read_json_file(path);
+  require_object(j, path);
+  GradcamInfo g;
+  g.input = optional_string(j, "input", path);
+  g.layer = optional_string(j, "layer", path);
+  g.probability_kind = optional_string(j, "probability_kind", path);
+  g.target = optional_integer(j, "target", path, -1);
+  if (const Json* p = member(j, "probabilities"); p && !p->is_null()) {
+    CXR_CHECK(p->is_array(), path, ": probabilities: expected an array, got ", p->type_name());
+    for (size_t i = 0; i < p->size(); ++i)
+      g.probabilities.push_back(number_or_null((*p)[i], path + ": probabilities[" + std::to_string(i) + "]"));
+  }
+  return g;
 }
 
 ExperimentTable read_experiment_table(const std::string& path) {

@@ -76,12 +76,22 @@ struct EvalResult {
   const MetricValue* metric(const std::string& name) const;
 };
 
-// One explained example in explain/: <id>_gradcam.png and/or <id>_attention.html.
+// One explained example in explain/ (`cxr explain`, docs/INTERPRETATION.md): <id>_gradcam.png,
+// <id>_gradcam.json, <id>_attention.html, any of them.
 struct ExplainItem {
   std::string id;
   std::string gradcam_png;     // path, empty when absent
+  std::string gradcam_json;    // path, empty when absent
   std::string attention_html;  // path, empty when absent
 };
+
+// The fields of <id>_gradcam.json the report shows (the file has more: logits, the raw CAM ...).
+struct GradcamInfo {
+  std::string input, layer, probability_kind;  // empty when absent
+  int64_t target = -1;                         // the class explained; -1 when absent
+  std::vector<double> probabilities;           // NaN for null
+};
+GradcamInfo read_gradcam_json(const std::string& path);
 
 struct RunFiles {
   std::string dir;

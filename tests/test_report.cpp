@@ -55,6 +55,14 @@ std::string tiny_png() {
   return data::encode_png(from_vector(v, {6, 8, 3}), 8);
 }
 
+// <id>_attention.html as `cxr explain` writes it (apps/explain.cpp): a standalone page.
+const std::string kExplainAttentionPage =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>s2.txt \u2014 [CLS] attention</title></head>\n"
+    "<body>\n<div class=\"cxr-attention\" style=\"font-family: sans-serif; line-height: 1.6\">\n<h3>s2.txt</h3>\n"
+    "<div style=\"white-space: pre-wrap\">No <span title=\"edema: 0.4000\" style=\"background-color: rgba(255, 140, "
+    "0, 1); border-radius: 2px\">edema</span>.</div>\n</div>\n<p>Text head (softmax): class 0: <b>0.700</b>, class 1: "
+    "0.300</p>\n<p style=\"color: #666; font-size: small\">Text: the whole file.</p>\n</body></html>\n";
+
 struct RunSpec {
   std::string task = "edema";
   std::string method = "joint";
@@ -142,7 +150,16 @@ void write_run(const fs::path& dir, const RunSpec& spec) {
                 "<p>Mild <mark style=\"background:rgba(255,0,0,0.6)\">interstitial edema</mark> &amp; small "
                 "effusions.</p>" +
                     kHostileScript + kHostileImg);
-    write_bytes((dir / "explain/s2_attention.html").string(), "<p>No <span class=\"hl\">edema</span>.</p>");
+    write_bytes((dir / "explain/s1_gradcam.json").string(), json({{"input", "/data/images/s1.png"},
+                                                                  {"arch", "resnet256_6_2_1"},
+                                                                  {"layer", "layer6"},
+                                                                  {"target", 2},
+                                                                  {"probabilities", {0.1, 0.2, 0.6, 0.1}},
+                                                                  {"probability_kind", "softmax"},
+                                                                  {"cam", {{0.0, 1.0}, {0.5, 0.25}}}})
+                                                                .dump());
+    // s2: a report only, as the standalone page `cxr explain` writes.
+    write_bytes((dir / "explain/s2_attention.html").string(), kExplainAttentionPage);
   }
 }
 
@@ -326,6 +343,8 @@ TEST_CASE("report fragment: only whitelisted markup survives") {
   CHECK(sanitize_fragment("1 < 2 &amp; 3 > 2 &bogus; <!-- c --> &#x41;") == "1 &lt; 2 &amp; 3 &gt; 2 &amp;bogus;  A");
   CHECK(sanitize_fragment("x <span title=\"unterminated") == "x &lt;span title=&quot;unterminated");
   CHECK(sanitize_fragment("<br/><span/>z") == "<br><span></span>z");
+  CHECK(sanitize_fragment("<!DOCTYPE html><html><head><title>T</title></head><body><h3>x</h3></body></html>") ==
+        "<h3>x</h3>");
 }
 
 TEST_CASE("report fragment: random markup soup comes out balanced, inert and stable") {
@@ -447,7 +466,16 @@ TEST_CASE("report: a training run renders summary, curves, metrics with CIs, ROC
   CHECK(base64_decode(m[1].str()) == read_bytes((run / "explain/s1_gradcam.png").string()));
   // The attention fragments, sanitized: the highlight stays, the script and the handler do not.
   CHECK(contains(html, "<mark style=\"background:rgba(255,0,0,0.6)\">interstitial edema</mark> &amp; small"));
-  CHECK(contains(html, "No <span class=\"hl\">edema</span>."));
+  // cxr explain's standalone page reduced to its body; the Grad-CAM facts from <id>_gradcam.json.
+  CHECK(contains(html,
+                 "<h3>s2.txt</h3>\n<div style=\"white-space: pre-wrap\">No <span title=\"edema: 0.4000\" "
+                 "style=\"background-color: rgba(255, 140, 0, 1); border-radius: 2px\">edema</span>.</div>"));
+  CHECK(contains(html, "<p>Text head (softmax): class 0: <b>0.700</b>, class 1: 0.300</p>"));
+  CHECK_FALSE(contains(html, "[CLS] attention</title>"));
+  CHECK(count(html, "<body>") == 1);
+  CHECK(contains(html,
+                 "<p class=\"cam\">Grad-CAM at layer6 for class 2 · softmax 0.100 / 0.200 / <b>0.600</b> / "
+                 "0.100 · input s1.png</p>"));
   CHECK_FALSE(contains(html, "pwned"));
   CHECK_FALSE(contains(html, "src=x"));
   // Self-contained: nothing refers outside the page.
@@ -574,6 +602,11 @@ TEST_CASE("report: missing parts are noted, malformed files are errors naming th
   write_run(run, {});
   write_bytes((run / "explain/s1_gradcam.png").string(), tiny_png().substr(0, 40));
   CHECK_THROWS_WITH_AS(render_report(run.string()), doctest::Contains("s1_gradcam.png"), Error);
+  write_run(run, {});
+  write_bytes((run / "explain/s1_gradcam.json").string(), "{\"target\": \"two\"}");
+  CHECK_THROWS_WITH_AS(render_report(run.string()), doctest::Contains("s1_gradcam.json: target: expected an integer"),
+                       Error);
+  write_run(run, {});
   write_bytes((run / "explain/s1_gradcam.png").string(), "GIF89a....");
   CHECK_THROWS_WITH_AS(render_report(run.string()), doctest::Contains("s1_gradcam.png: not a PNG file"), Error);
 
