@@ -81,10 +81,11 @@ bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// "auc_01v23" -> {"01", "23"}; nullopt for other names.
-std::optional<std::pair<std::string, std::string>> split_versus(const std::string& name) {
-  if (name.rfind("auc_", 0) != 0) return std::nullopt;
-  std::string rest = name.substr(4);
+// "<prefix>_01v23" -> {"01", "23"}; nullopt for other names.
+std::optional<std::pair<std::string, std::string>> split_versus(const std::string& name,
+                                                                const std::string& prefix = "auc") {
+  if (name.rfind(prefix + "_", 0) != 0) return std::nullopt;
+  std::string rest = name.substr(prefix.size() + 1);
   size_t v = rest.find('v');
   if (v == std::string::npos) return std::nullopt;
   std::string a = rest.substr(0, v), b = rest.substr(v + 1);
@@ -100,6 +101,13 @@ bool is_pairwise(const std::string& name) {
   return s && s->first.size() == 1 && s->second.size() == 1;
 }
 bool is_ovr(const std::string& name) { return name.rfind("auc_ovr_", 0) == 0; }
+// The ordinal cut scores of the evaluation: accuracy_0v123, precision_01v23, recall_012v3 ...
+const std::vector<std::string> kCutScores = {"accuracy", "precision", "recall"};
+int cut_score_family(const std::string& name) {
+  for (size_t k = 0; k < kCutScores.size(); ++k)
+    if (split_versus(name, kCutScores[k])) return static_cast<int>(k);
+  return -1;
+}
 
 // The order metrics are listed in: ordinal AUCs, pairwise, one-vs-rest, per-finding AUCs, the
 // summary scores; ties by name.
@@ -115,7 +123,8 @@ int metric_rank(const std::string& name) {
   if (name.rfind("auc_", 0) == 0) return 30;
   if (name == "macro_f1" || name == "f1") return 50;
   if (name == "accuracy") return 51;
-  if (name == "mse") return 52;
+  if (int family = cut_score_family(name); family >= 0) return 52 + family;
+  if (name == "mse") return 56;
   return 60;
 }
 void sort_metrics(std::vector<std::string>& names) {
@@ -127,13 +136,15 @@ void sort_metrics(std::vector<std::string>& names) {
 
 // Readable metric names: "0,1 vs 2,3", "2 vs rest", "Cardiomegaly", "macro-F1".
 std::string metric_label(const std::string& name) {
-  if (auto s = split_versus(name)) {
-    auto commas = [](const std::string& digits) {
-      std::string out;
-      for (char c : digits) out += (out.empty() ? "" : ",") + std::string(1, c);
-      return out;
-    };
-    return commas(s->first) + " vs " + commas(s->second);
+  auto commas = [](const std::string& digits) {
+    std::string out;
+    for (char c : digits) out += (out.empty() ? "" : ",") + std::string(1, c);
+    return out;
+  };
+  if (auto s = split_versus(name)) return commas(s->first) + " vs " + commas(s->second);
+  if (int family = cut_score_family(name); family >= 0) {
+    auto s = split_versus(name, kCutScores[static_cast<size_t>(family)]);
+    return kCutScores[static_cast<size_t>(family)] + " " + commas(s->first) + " vs " + commas(s->second);
   }
   if (is_ovr(name)) return name.substr(8) + " vs rest";
   if (name == "auc") return "AUC";
@@ -146,7 +157,13 @@ std::string metric_label(const std::string& name) {
 }
 // Metrics on the [0, 1] scale of a probability (plotted together).
 bool unit_scale_metric(const std::string& name) {
-  return name.rfind("auc", 0) == 0 || name == "macro_f1" || name == "f1" || name == "accuracy";
+  return name.rfind("auc", 0) == 0 || name == "macro_f1" || name == "f1" || name == "accuracy" ||
+         cut_score_family(name) >= 0;
+}
+// The scores worth a curve when an epoch logs many: the ordinal AUCs and the summary scores.
+bool headline_metric(const std::string& name) {
+  return is_ordinal(name) || name == "macro_f1" || name == "f1" || name == "accuracy" || name == "auc" ||
+         name == "auc_mean";
 }
 
 std::string bound_label(const std::string& bound) {
@@ -337,13 +354,13 @@ std::string training_curves_html(const TrainingLog& log, const ReportOptions& o)
   for (const auto& name : val_names_set) (unit_scale_metric(name) ? unit : other).push_back(name);
   sort_metrics(unit);
   sort_metrics(other);
-  // Edema logs 16 values per epoch: the ordinal AUCs and the F1 / accuracy are the ones to watch.
+  // Edema logs 25 values per epoch: the ordinal AUCs, macro-F1 and accuracy are the ones to watch.
   const size_t max_series = 8;
   if (unit.size() > max_series) {
     std::vector<std::string> kept, dropped;
-    bool ordinal = std::any_of(unit.begin(), unit.end(), is_ordinal);
+    bool headlines = std::any_of(unit.begin(), unit.end(), headline_metric);
     for (const auto& name : unit) {
-      bool keep = ordinal ? is_ordinal(name) || !name.starts_with("auc") : kept.size() < max_series;
+      bool keep = headlines ? headline_metric(name) && kept.size() < max_series : kept.size() < max_series;
       (keep ? kept : dropped).push_back(name);
     }
     std::string list;

@@ -237,6 +237,7 @@ EvalResult read_eval(const std::string& path) {
     require_object(*roc, path + ": roc");
     for (const auto& [name, curve] : roc->items()) {
       std::string where = path + ": roc." + name;
+      if (curve.is_null()) continue;  // an undefined AUC (one class present) has no curve
       require_object(curve, where);
       const Json* fpr = member(curve, "fpr");
       const Json* tpr = member(curve, "tpr");

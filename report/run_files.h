@@ -8,7 +8,8 @@
 //     off (no final newline, invalid JSON: the run was killed while appending) is ignored with a
 //     note. Any other invalid line is an error.
 //   - metric values may be written as {"value": v, "ci_low": a, "ci_high": b} or as a bare number;
-//     null (an undefined value, e.g. an AUC with one class present) is read as NaN.
+//     null (an undefined value, e.g. an AUC with one class present) is read as NaN; a null ROC
+//     curve (the same AUC) is skipped. Extra members (e.g. "replicates_used") are ignored.
 #pragma once
 
 #include <cmath>

@@ -133,11 +133,13 @@ void write_run(const fs::path& dir, const RunSpec& spec) {
              {"auc_01v23", metric(0.7, 0.6, 0.8)},
              {"auc_012v3", metric(0.9, 0.85, 0.95)},
              {"auc_1v2", {{"value", nullptr}, {"ci_low", nullptr}, {"ci_high", nullptr}}},
-             {"macro_f1", metric(0.42, 0.35, 0.49)}}},
+             {"macro_f1", metric(0.42, 0.35, 0.49)},
+             {"precision_01v23", metric(0.375, 0.1, 0.6)}}},
            {"roc",
             {{"auc_0v123", {{"fpr", {0, 0.1, 0.5, 1}}, {"tpr", {0, 0.5, 0.9, 1}}}},
              {"auc_01v23", {{"fpr", {0, 0.3, 1}}, {"tpr", {0, 0.6, 1}}}},
-             {"auc_012v3", {{"fpr", {0, 0.05, 1}}, {"tpr", {0, 0.8, 1}}}}}},
+             {"auc_012v3", {{"fpr", {0, 0.05, 1}}, {"tpr", {0, 0.8, 1}}}},
+             {"auc_1v2", nullptr}}},  // undefined AUC: no curve (as cxr eval writes it)
            {"confusion", {{50, 8, 2, 1}, {10, 25, 6, 3}, {2, 5, 10, 3}, {1, 2, 4, 9}}},
            {"bootstrap", {{"replicates", 1000}, {"level", 0.95}, {"seed", 0}}}};
     }
@@ -454,6 +456,8 @@ TEST_CASE("report: a training run renders summary, curves, metrics with CIs, ROC
                  "0 vs 1,2,3 <code>auc_0v123</code></td><td class=\"num\">0.812</td><td class=\"num ci\">[0.741, "
                  "0.880]</td>"));
   CHECK(contains(html, "<code>auc_1v2</code></td><td class=\"num\"><span class=\"na\">n/a</span>"));
+  CHECK(contains(html, "precision 0,1 vs 2,3 <code>precision_01v23</code></td><td class=\"num\">0.375</td>"));
+  CHECK(html.find("<code>macro_f1</code>") < html.find("<code>precision_01v23</code>"));
   CHECK(contains(html, "n = 141 · class counts 61 / 44 / 20 / 16 · 95% CIs from 1000 bootstrap replicates"));
   CHECK(contains(html, "0 vs 1,2,3 (AUC 0.812)"));
   CHECK(contains(html, "<td class=\"total\">61</td>"));
