@@ -215,10 +215,13 @@ std::vector<double> nice_ticks(double lo, double hi, int target, double min_step
   CXR_CHECK(lo <= hi, "nice_ticks: lo ", lo, " > hi ", hi);
   CXR_CHECK(target >= 1, "nice_ticks: target ", target, " must be >= 1");
   CXR_CHECK(min_step >= 0 && std::isfinite(min_step), "nice_ticks: min_step ", min_step, " must be >= 0");
-  if (lo == hi) {
-    double delta = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
-    lo -= delta;
-    hi += delta;
+  // A range that is empty, or too narrow for its magnitude to be split into steps that doubles
+  // can count (0.87974999853600 to ...01), is widened around its middle.
+  if (hi - lo <= std::max(std::abs(lo), std::abs(hi)) * 1e-9) {
+    double mid = lo + (hi - lo) / 2;
+    double delta = mid == 0 ? 1.0 : std::abs(mid) * 0.1;
+    lo = mid - delta;
+    hi = mid + delta;
   }
   double raw = (hi - lo) / target;
   double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
@@ -226,9 +229,13 @@ std::vector<double> nice_ticks(double lo, double hi, int target, double min_step
   double step = (norm < 1.5 ? 1.0 : norm < 3.0 ? 2.0 : norm < 7.0 ? 5.0 : 10.0) * magnitude;
   if (min_step > 0 && step < min_step) step = min_step;
   double first = std::floor(lo / step + 1e-9), last = std::ceil(hi / step - 1e-9);
+  // About `target` intervals (fewer when min_step is larger), never a runaway count.
+  auto intervals = static_cast<int64_t>(std::llround(last - first));
+  CXR_CHECK(intervals >= 0 && intervals <= 1000, "nice_ticks: range [", lo, ", ", hi, "] with target ", target,
+            " gives ", intervals, " intervals (at most 1000)");
   std::vector<double> ticks;
-  for (double k = first; k <= last + 0.5; k += 1.0) {
-    double t = k * step;  // a multiple of step, computed from the integer k (no accumulated error)
+  for (int64_t k = 0; k <= intervals; ++k) {
+    double t = (first + static_cast<double>(k)) * step;  // a multiple of step (no accumulated error)
     ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
   }
   if (ticks.size() == 1) ticks.push_back(ticks[0] + step);

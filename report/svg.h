@@ -24,7 +24,8 @@ std::string html_escape(std::string_view text);
 std::string format_fixed(double v, int digits);
 
 // "Nice" tick positions covering [lo, hi]: multiples of a step 1, 2 or 5 x 10^k chosen so that
-// there are about `target` intervals. lo == hi gives a unit-wide range around the value. Throws
+// there are about `target` intervals. lo == hi (or a range narrower than 1e-9 of its magnitude)
+// is widened by 10% of the value each way (by 1 around 0). Throws
 // cxr::Error when lo or hi is not finite or lo > hi. min_step > 0 bounds the step from below
 // (1 for an axis of whole numbers such as epochs).
 std::vector<double> nice_ticks(double lo, double hi, int target = 5, double min_step = 0);

@@ -258,7 +258,19 @@ TEST_CASE("report svg: escaping, numbers, ticks and smoothing") {
   CHECK(t.back() >= 0.91);
   CHECK(t[1] - t[0] == doctest::Approx(0.05));
   CHECK(nice_ticks(0, 1234) == std::vector<double>{0, 200, 400, 600, 800, 1000, 1200, 1400});
-  CHECK(nice_ticks(5, 5).size() >= 2);
+  t = nice_ticks(5, 5);  // widened to [4.5, 5.5], steps of 0.2
+  REQUIRE(t.size() == 7);
+  CHECK(t.front() == doctest::Approx(4.4));
+  CHECK(t.back() == doctest::Approx(5.6));
+  CHECK(nice_ticks(0, 0) == std::vector<double>{-1, -0.5, 0, 0.5, 1});
+  // A range too narrow for its magnitude (a metric that did not move) is widened, not split into
+  // 1e17 steps (found on a real 3-step run).
+  t = nice_ticks(0.8797499985360094, 0.8797499985360095);
+  CHECK(t.size() >= 2);
+  CHECK(t.size() <= 12);
+  CHECK(t.front() < 0.8797);
+  CHECK(t.back() > 0.8798);
+  CHECK_THROWS_WITH_AS(nice_ticks(0, 1, 5000), doctest::Contains("(at most 1000)"), Error);
   CHECK(nice_ticks(1, 3, 6) == std::vector<double>{1, 1.5, 2, 2.5, 3});
   CHECK(nice_ticks(1, 3, 6, 1) == std::vector<double>{1, 2, 3});  // whole numbers (epochs)
   CHECK(tick_decimals(0.05) == 2);
