@@ -12,6 +12,9 @@
 #                     bench/results/. THREADS=2 (default), ITERS=10, ROUNDS=3.
 #   make peer-openblas  unpack Debian's OpenBLAS into build/peer-openblas (not installed system-wide)
 #                     so bench-compare's PyTorch uses it for SGEMM instead of the reference BLAS
+#   make demo         the whole pipeline on synthetic phantoms (tools/demo.sh): labels, text encoder,
+#                     the METHODS.md §12 experiment table, the HTML report; about 15 minutes on 2 cores
+#   make covid        the same methods on ../shared/data/covid-cxr (tools/covid.sh; docs/RESULTS.md)
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
@@ -23,7 +26,7 @@ JOBS ?= $(shell nproc)
 NATIVE ?= 0
 CMAKE_FLAGS := -DCXR_NATIVE=$(if $(filter 1,$(NATIVE)),ON,OFF)
 
-.PHONY: all build deps test test-asan goldens bench bench-compare peer-openblas clean
+.PHONY: all build deps test test-asan goldens bench bench-compare peer-openblas demo covid clean
 
 all: build
 
@@ -58,6 +61,17 @@ peer-openblas:
 	@mkdir -p build/peer-openblas
 	@cd build/peer-openblas && apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread_*.deb . && rm -f *.deb
 	@ls build/peer-openblas/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
+
+# The demo needs only the cxr binary, not the tests or benchmarks.
+demo: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	@cmake --build build -j $(JOBS) --target cxr
+	@THREADS=$(THREADS) tools/demo.sh
+
+covid: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	@cmake --build build -j $(JOBS) --target cxr
+	@THREADS=$(THREADS) tools/covid.sh
 
 clean:
 	rm -rf build build-asan

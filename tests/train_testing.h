@@ -60,23 +60,32 @@ inline CliRun run_cxr(const std::vector<std::string>& args) {
   return r;
 }
 
-// `cxr phantom --n n --seed seed --size size` in a directory shared by all test processes of this
-// machine: generated into a private directory, then renamed into place (the loser of a race
-// deletes its copy and uses the winner's).
-inline std::string phantom_dataset(int n, int seed, int size = 128) {
+// A directory shared by all test processes of this machine, built once: `build(tmp)` fills a
+// private directory, which is then renamed into place (the loser of a race deletes its copy and
+// uses the winner's). `marker` is a file whose presence means the directory is complete.
+template <typename Build>
+std::string cached_directory(const std::string& name, const std::string& marker, Build build) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("cxr_phantoms_n" + std::to_string(n) + "_s" + std::to_string(seed) +
-                                                    "_" + std::to_string(size));
-  if (fs::exists(dir / "manifest.csv")) return dir.string();
+  const fs::path dir = fs::temp_directory_path() / name;
+  if (fs::exists(dir / marker)) return dir.string();
   const std::string tmp = dir.string() + ".tmp" + std::to_string(::getpid());
-  CliRun r = run_cxr({"phantom", "--n", std::to_string(n), "--seed", std::to_string(seed), "--size", std::to_string(size),
-                      "--out", tmp, "--threads", "2"});
-  REQUIRE_MESSAGE(r.exit_code == 0, "cxr phantom failed: ", r.err);
+  fs::remove_all(tmp);
+  build(tmp);
   std::error_code ec;
   fs::rename(tmp, dir, ec);
   if (ec) fs::remove_all(tmp);  // another process won
-  REQUIRE(fs::exists(dir / "manifest.csv"));
+  REQUIRE_MESSAGE(fs::exists(dir / marker), dir.string(), " was not built");
   return dir.string();
+}
+
+// `cxr phantom --n n --seed seed --size size`, cached.
+inline std::string phantom_dataset(int n, int seed, int size = 128) {
+  const std::string name = "cxr_phantoms_n" + std::to_string(n) + "_s" + std::to_string(seed) + "_" + std::to_string(size);
+  return cached_directory(name, "manifest.csv", [&](const std::string& tmp) {
+    CliRun r = run_cxr({"phantom", "--n", std::to_string(n), "--seed", std::to_string(seed), "--size",
+                        std::to_string(size), "--out", tmp, "--threads", "2"});
+    REQUIRE_MESSAGE(r.exit_code == 0, "cxr phantom failed: ", r.err);
+  });
 }
 
 #if defined(__SANITIZE_ADDRESS__)

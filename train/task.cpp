@@ -89,7 +89,7 @@ Task::Labels Task::labels(const data::Batch& batch) const {
   }
   if (kind == TaskKind::Score) {
     CXR_CHECK(scores_ != nullptr, "task ", name, ": not bound to a manifest");
-    std::vector<double> target(size_t(n)), mask(size_t(n));
+    std::vector<double> target(static_cast<size_t>(n)), mask(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       const double v = scores_->at(size_t(batch.rows[size_t(i)]));
       mask[size_t(i)] = std::isfinite(v);
@@ -101,7 +101,7 @@ Task::Labels Task::labels(const data::Batch& batch) const {
     return out;
   }
   const int64_t k = kind == TaskKind::Finding ? 1 : int64_t(data::kChexpertNames.size());
-  std::vector<double> target(size_t(n * k)), mask(size_t(n * k));
+  std::vector<double> target(static_cast<size_t>(n * k)), mask(static_cast<size_t>(n * k));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < k; ++j) {
       const int v = int(batch.chexpert.at({i, kind == TaskKind::Finding ? int64_t(finding) : j}));
@@ -134,7 +134,7 @@ std::vector<std::vector<double>> Task::probabilities(const Tensor& logits) const
   p = p.to(DType::Float64).contiguous();
   const int64_t n = p.size(0), k = p.size(1);
   std::vector<double> flat = p.to_vector();
-  std::vector<std::vector<double>> rows(size_t(n));
+  std::vector<std::vector<double>> rows(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) rows[size_t(i)].assign(flat.begin() + i * k, flat.begin() + (i + 1) * k);
   return rows;
 }

@@ -1,6 +1,6 @@
 // runtime.cpp — instruction-set detection, the CPU kernel switch, the thread count and the pool
 // behind parallel_for (see runtime.h). The pool is num_threads()-1 workers plus the calling thread;
-// a job is a range of chunks claimed one at a time from an atomic counter. Waiting spins briefly
+// a job is a range of chunks claimed one at a time from an atomic counter (see Pool). Waiting spins briefly
 // and then sleeps on the atomic (a futex), so idle workers cost nothing on a shared machine.
 #include "tensor/cpu/runtime.h"
 
@@ -110,57 +110,76 @@ void wait_while_equal(const std::atomic<T>& a, T old) {
   while (a.load(std::memory_order_acquire) == old) a.wait(old, std::memory_order_acquire);
 }
 
+// A job's chunks are claimed from `next_`, which packs the job's number (low 32 bits of its epoch)
+// with the count of unclaimed chunks: a claim is a compare-and-swap that fails once the job is over
+// or replaced, so a worker that wakes late (a descheduled thread on a busy machine) can never take a
+// chunk of a job it did not see start. The caller waits for the job's chunks to be *done*, not for
+// every worker to check in: on an oversubscribed machine (ctest -j2, loader threads) a worker that
+// is not scheduled no longer stalls the whole job. A worker reads the job's fields only while it
+// holds an unfinished chunk, so they cannot change under it.
 class Pool {
  public:
   explicit Pool(int threads) : size_(threads) {
     for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   ~Pool() {
-    stop_ = true;
+    stop_.store(true, std::memory_order_relaxed);
     epoch_.fetch_add(1, std::memory_order_release);
     epoch_.notify_all();
     for (auto& t : workers_) t.join();
   }
   int size() const { return size_; }
 
-  // Runs chunks [0, chunks) of the job on every thread of the pool; returns when all are done.
+  // Runs chunks [0, chunks) of the job on the threads of the pool; returns when all are done.
   void run(int64_t n, int64_t chunks, FunctionRef<void(int64_t, int64_t)> f) {
+    CXR_CHECK(chunks >= 0 && chunks < (int64_t(1) << 31), "parallel_for: too many chunks (", chunks, ")");
     job_ = &f;
     n_ = n;
     chunks_ = chunks;
-    next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
-    busy_.store(size_ - 1, std::memory_order_relaxed);
-    epoch_.fetch_add(1, std::memory_order_release);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t epoch = epoch_.load(std::memory_order_relaxed) + 1;
+    next_.store(pack(epoch, chunks), std::memory_order_release);
+    epoch_.store(epoch, std::memory_order_release);
     epoch_.notify_all();
-    work();
-    for (int left; (left = busy_.load(std::memory_order_acquire)) != 0;) wait_while_equal(busy_, left);
+    work(epoch);
+    for (int64_t d; (d = done_.load(std::memory_order_acquire)) != chunks;) wait_while_equal(done_, d);
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  static uint64_t pack(uint64_t epoch, int64_t left) { return (epoch << 32) | uint64_t(left); }
+
   void worker_loop() {
     uint64_t seen = 0;
     while (true) {
       wait_while_equal(epoch_, seen);
       seen = epoch_.load(std::memory_order_acquire);
-      if (stop_) return;
-      work();
-      if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_.notify_one();
+      if (stop_.load(std::memory_order_relaxed)) return;
+      work(seen);
     }
   }
 
-  // Claims chunks until none is left. Chunk c is [c n / chunks, (c + 1) n / chunks).
-  void work() {
+  // Claims chunks of job `epoch` until none is left (or a newer job replaced it). Chunks are taken
+  // from the last down; chunk c is [c n / chunks, (c + 1) n / chunks). The order does not matter:
+  // kernels write results by chunk, never accumulate across chunks in claim order.
+  void work(uint64_t epoch) {
     t_in_parallel = true;
-    for (int64_t c; (c = next_.fetch_add(1, std::memory_order_relaxed)) < chunks_;) {
+    uint64_t v = next_.load(std::memory_order_acquire);
+    while ((v >> 32) == (epoch & 0xffffffffu) && (v & 0xffffffffu) != 0) {
+      if (!next_.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      const int64_t c = int64_t(v & 0xffffffffu) - 1;
+      const int64_t chunks = chunks_;  // stable: this job cannot end while our chunk is not done
       try {
-        (*job_)(c * n_ / chunks_, (c + 1) * n_ / chunks_);
+        (*job_)(c * n_ / chunks, (c + 1) * n_ / chunks);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex_);
         if (!error_) error_ = std::current_exception();
       }
+      // After this increment the job may be over: touch none of its fields any more.
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_all();
+      v = next_.load(std::memory_order_acquire);
     }
     t_in_parallel = false;
   }
@@ -168,13 +187,13 @@ class Pool {
   const int size_;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> epoch_{0};
-  std::atomic<int> busy_{0};
-  std::atomic<int64_t> next_{0};
+  std::atomic<uint64_t> next_{0};
+  std::atomic<int64_t> done_{0};
   const FunctionRef<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t n_ = 0, chunks_ = 0;
   std::mutex error_mutex_;
   std::exception_ptr error_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 int threads_from_env() {
