@@ -98,7 +98,7 @@ TEST_CASE("methods: joint image-text model (ranking + cross-entropy) learns edem
   fs::remove_all(dir);
 }
 
-TEST_CASE("methods: global MI pretraining raises the MI estimate; frozen fine-tuning from it learns") {
+TEST_CASE("methods: global MI pretraining raises the MI estimate, and frozen fine-tuning from it learns") {
   if (skip_learning_test("MI learning")) return;
   const std::string data = phantom_dataset(400, 7), dir = fresh_temp_dir("methods_mi");
   train::TrainOptions mi = options("mi", data, dir + "/mi");

@@ -172,7 +172,7 @@ TEST_CASE("train: a non-finite loss stops the run, naming the step and the tenso
   fs::remove_all(out);
 }
 
-TEST_CASE("train finetune --encoder frozen: only layer6 and fc1 change; tuned changes the rest") {
+TEST_CASE("train finetune --encoder frozen: only layer6 and fc1 change, tuned changes the rest") {
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("train_finetune");
   train::TrainOptions init = small_run("image", data, base + "/init");
@@ -205,7 +205,7 @@ TEST_CASE("train finetune --encoder frozen: only layer6 and fc1 change; tuned ch
   fs::remove_all(base);
 }
 
-TEST_CASE("train: report-derived labels replace the training labels; the labelled fraction goes by patient") {
+TEST_CASE("train: report-derived labels replace the training labels, and the labelled fraction goes by patient") {
   const std::string data = phantom_dataset(60, 5);
   const std::string dir = fresh_temp_dir("train_labels");
   data::Manifest m = data::read_manifest(data + "/manifest.csv");

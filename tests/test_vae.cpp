@@ -147,7 +147,7 @@ TEST_CASE("vae: the decoder mirrors every encoder, its last layer undoing the st
   CHECK(dec.forward(randn({3, 5}, {}, &g)).shape() == Shape{3, 1, 128, 128});
 }
 
-TEST_CASE("vae_loss: PyTorch parity (mixed, all-unlabelled, all-labelled batches; both heads and likelihoods)") {
+TEST_CASE("vae_loss: PyTorch parity (mixed, all-unlabelled, all-labelled batches, both heads and likelihoods)") {
   struct Case {
     const char* name;
     const char* head;
@@ -195,7 +195,7 @@ TEST_CASE("vae_loss: gradcheck with respect to mu, logvar, reconstruction and la
   }
 }
 
-TEST_CASE("vae_loss: the terms combine as documented; unlabelled rows carry no label gradient") {
+TEST_CASE("vae_loss: the terms combine as documented, and unlabelled rows carry no label gradient") {
   VaeConfig c = small_config();
   c.beta = 0.25, c.label_weight = 4.0;
   Tensor x = uniform64({3, 1, 2, 2}, 0, 1, 20).detach();
@@ -225,7 +225,7 @@ TEST_CASE("vae_loss: the terms combine as documented; unlabelled rows carry no l
   CHECK(u.total.item() == doctest::Approx(u.reconstruction.item() + 0.25 * u.kl.item()).epsilon(1e-14));
 }
 
-TEST_CASE("vae: the reparameterised sample is deterministic for a seed; no generator means z = mu") {
+TEST_CASE("vae: the reparameterised sample is deterministic for a seed, and no generator means z = mu") {
   SemiSupervisedVAE& model = shared_model();
   model.train();
   Generator data(6);
