@@ -41,6 +41,7 @@ CommandRun setup_experiment(CLI::App& sub) {
   sub.add_option("--text-init", b.text_init, "the text encoder (`cxr pretrain-text` directory)")->required();
   sub.add_option("--max-seq-length", b.max_seq_length)->capture_default_str();
   sub.add_option("--local-select", b.local_select, "local MI location rule")->capture_default_str();
+  sub.add_option("--resize", b.resize, "resize the shorter edge to this before cropping (0: crop only)")->capture_default_str();
   sub.add_flag("!--no-augment", b.augment, "no training augmentation in any run (short runs learn faster without it)");
   sub.add_option("--lr", b.lr)->capture_default_str();
   sub.add_option("--text-lr", b.text_lr)->capture_default_str();

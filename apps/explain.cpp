@@ -110,7 +110,7 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
   const int64_t size = s.config.image_size;
   data::Image image = data::load_image(path);  // errors name the file
   Generator unused(0);                         // eval_transform draws nothing
-  Tensor x = data::eval_transform(size)(image.pixels, unused).reshape({1, 1, size, size});
+  Tensor x = data::resized(s.config.resize, data::eval_transform(size))(image.pixels, unused).reshape({1, 1, size, size});
   interpret::GradCam cam = interpret::grad_cam(*s.image_model, x, s.opt.target, s.opt.layer);
 
   const std::string png_name = stem + "_gradcam.png", json_name = stem + "_gradcam.json";

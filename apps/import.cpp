@@ -13,6 +13,8 @@
 #include <set>
 
 #include "apps/command.h"
+#include "tensor/error.h"
+#include "text/findings.h"
 #include "data/importers.h"
 #include "data/manifest.h"
 
@@ -23,12 +25,42 @@ struct ImportCliOptions {
   std::string out;
   data::SplitOptions split;
   bool consensus_test = false;
+  bool label_findings = false;
+  bool unmentioned_negative = false;
   data::CovidImportOptions covid;
   data::IuImportOptions iu;
   data::MimicImportOptions mimic;
 };
 
+// --label-findings: the CheXpert columns of every row from the findings labeler run on its report
+// (covid-cxr's clinical notes, IU reports): for data whose only findings labels are in its text.
+// With unmentioned_negative, a finding the text does not mention counts as absent (0) for rows that
+// have a report: clinical notes name what is there, rarely what is not.
+void label_findings(data::Manifest& m, bool unmentioned_negative) {
+  text::FindingsLabeler labeler(text::FindingsPhrases::project_default(), text::Negex::project_default(), {});
+  std::array<int, text::kNumObservations> to_manifest{};  // labeler observation -> manifest column
+  for (int o = 0; o < text::kNumObservations; ++o) {
+    std::string name;
+    for (char c : text::kObservationNames[size_t(o)])
+      if (c != ' ') name += c;
+    to_manifest[size_t(o)] = -1;
+    for (size_t c = 0; c < data::kChexpertNames.size(); ++c)
+      if (name == data::kChexpertNames[c]) to_manifest[size_t(o)] = int(c);
+    CXR_CHECK(to_manifest[size_t(o)] >= 0, "label-findings: no manifest column for ", name);
+  }
+  for (auto& row : m.rows) {
+    text::FindingsResult r = labeler.label(m.report_text(row));
+    const bool has_text = !m.report_text(row).empty();
+    for (int o = 0; o < text::kNumObservations; ++o) {
+      int v = r.labels[size_t(o)];
+      if (v == text::kNotMentioned && unmentioned_negative && has_text) v = text::kNegative;
+      row.chexpert[size_t(to_manifest[size_t(o)])] = v;
+    }
+  }
+}
+
 int finish(const std::string& kind, data::Manifest m, const data::ImportReport& rep, const ImportCliOptions& o) {
+  if (o.label_findings) label_findings(m, o.unmentioned_negative);
   data::SplitOptions split = o.split;
   if (o.consensus_test)
     for (const auto& r : m.rows)
@@ -55,6 +87,10 @@ void add_common(CLI::App* app, ImportCliOptions& o) {
   app->add_option("--seed", o.split.seed, "seed of the patient-level split");
   app->add_option("--test-fraction", o.split.test_fraction, "fraction of patients in test")->check(CLI::Range(0.0, 1.0));
   app->add_option("--val-fraction", o.split.val_fraction, "fraction of patients in val")->check(CLI::Range(0.0, 1.0));
+  app->add_flag("--label-findings", o.label_findings,
+                "fill the 14 CheXpert columns from the findings labeler run on each row's report text");
+  app->add_flag("--unmentioned-negative", o.unmentioned_negative,
+                "with --label-findings: a finding the report does not mention is 0 (absent), not blank");
   app->add_option("--folds", o.split.folds, "K > 0: test + fold1..foldK instead of train/val/test")->check(CLI::Range(0, 100));
 }
 

@@ -55,6 +55,8 @@ CommandRun setup_train(CLI::App& sub) {
   sub.add_option("--findings-labels", o->findings_labels, "training CheXpert labels from `cxr label findings`")
       ->check(CLI::ExistingFile)->group(data);
   sub.add_flag("!--no-augment", o->augment, "no training augmentation (the evaluation transform instead)")->group(data);
+  sub.add_option("--resize", o->resize, "resize the shorter edge to this before cropping (0: crop only, as the reference)")
+      ->capture_default_str()->group(data);
   sub.add_option("--workers", o->workers, "image loading threads")->capture_default_str()->group(data);
 
   auto* text = "Text encoder (joint, mi)";

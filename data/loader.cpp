@@ -31,6 +31,11 @@ ImageTransform eval_transform(int64_t size) {
   return [size](const Tensor& x, Generator&) { return normalize_max(center_crop(x, size, size)); };
 }
 
+ImageTransform resized(int64_t shorter_edge, ImageTransform inner) {
+  if (shorter_edge <= 0) return inner;
+  return [shorter_edge, inner](const Tensor& x, Generator& gen) { return inner(resize_shorter_edge(x, shorter_edge), gen); };
+}
+
 ImageTransform mutual_info_train_transform(int64_t size) {
   return [size](const Tensor& x, Generator& gen) {
     RandomAffine affine;  // (-20, 20) degrees, (0.1, 0.1) translation, the reference's centre

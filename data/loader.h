@@ -39,6 +39,10 @@ ImageTransform eval_transform(int64_t size);
 // (d) training: RandomAffine(degrees (-20, 20), translate (0.1, 0.1), nearest, fill 0) on the
 // uint16 image, center_crop(size), x / max(1e-3, max)
 ImageTransform mutual_info_train_transform(int64_t size);
+// The shorter edge resized to `shorter_edge` first (PIL bilinear, as the reference's preprocessing),
+// then `inner`; shorter_edge <= 0 returns `inner` unchanged. For images stored larger than the model's
+// input (e.g. 256-pixel PNGs for resnet128_6_2_1), where a center crop alone would cut the lungs.
+ImageTransform resized(int64_t shorter_edge, ImageTransform inner);
 // (c) training: x / max, random translate-and-crop to size (shift ~ N(0, 200 px) at 2048);
 // shift_std scales with size / 2048 so that smaller inputs get the same relative shift
 ImageTransform joint_train_transform(int64_t size, double shift_std = -1);

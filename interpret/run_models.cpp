@@ -93,6 +93,7 @@ RunConfig read_run_config(const std::string& run_dir) {
   c.image_size = optional_field<int64_t>(j, "image_size", arch.input_size, file, "an integer");
   CXR_CHECK(c.image_size == arch.input_size, file, ": image_size ", c.image_size, " does not match ", c.arch,
             " (input ", arch.input_size, ")");
+  c.resize = optional_field<int64_t>(j, "resize", 0, file, "an integer");
   if (j.contains("text_model") && !j.at("text_model").is_null()) {
     const json& t = j.at("text_model");
     const std::string where = file + " text_model";

@@ -31,6 +31,7 @@ struct RunConfig {
   std::string method;       // "" when absent
   std::string arch;         // required
   int64_t image_size = 0;   // the architecture's input size when absent
+  int64_t resize = 0;       // > 0: the shorter edge is resized to this before the crop (train --resize)
   std::string task;         // "" when absent
   int64_t num_outputs = 0;  // required, > 0
   bool has_text_model = false;

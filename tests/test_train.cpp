@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "tensor/safetensors.h"
 #include "train/run.h"
@@ -267,4 +268,15 @@ TEST_CASE("train: bad options and inputs give clear errors") {
   o.resume = true;
   o.out = fresh_temp_dir("train_errors_resume");
   CHECK_THROWS_WITH_AS(train::run_training(o), doctest::Contains("nothing to resume"), Error);
+}
+
+TEST_CASE("train --resize: the shorter edge is resized before the crop, in training and evaluation alike") {
+  Generator gen(0);
+  Tensor image = rand({256, 300}, {}, &gen) * 255.0;
+  Tensor expected = data::eval_transform(128)(data::resize_shorter_edge(image, 128), gen);
+  Tensor got = data::resized(128, data::eval_transform(128))(image, gen);
+  REQUIRE(got.shape() == Shape{128, 128});
+  CHECK(got.to_vector() == expected.to_vector());
+  // 0 leaves the transform alone: the reference's crop only.
+  CHECK(data::resized(0, data::eval_transform(128))(image, gen).to_vector() == data::eval_transform(128)(image, gen).to_vector());
 }

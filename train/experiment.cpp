@@ -32,6 +32,7 @@ std::string bound_label(const std::string& bound) { return bound == "dv" ? "MINE
 // The metrics of a task shown in the table.
 std::vector<std::pair<std::string, std::string>> table_metrics(const std::string& task, const nlohmann::json& rows) {
   if (task == "edema") return {{"auc_0v123", "0 vs 1,2,3"}, {"auc_01v23", "0,1 vs 2,3"}, {"auc_012v3", "0,1,2 vs 3"}};
+  if (task.starts_with("score:")) return {{"pearson", task + " Pearson r"}, {"mae", task + " MAE"}};
   if (task != "findings") return {{"auc", task}};
   std::vector<std::pair<std::string, std::string>> out;
   // The findings of the talk's table (the reference's eval_all_tasks), where some row has a value.

@@ -41,6 +41,7 @@ class JointMethod : public Method {
   }
 
   bool trains_on(const data::ManifestRow& row) const override {
+    if (row.report.empty()) return false;  // a pair needs its report
     return options.joint_mode == "semisupervised_phase1" || task.labelled(row);
   }
   bool needs_reports() const override { return true; }

@@ -46,7 +46,8 @@ class MiMethod : public Method {
     optimizers.push_back(text_adamw("text", nn::param_groups_with_no_decay(*text.model, o.text_lr, o.text_weight_decay), o));
   }
 
-  bool trains_on(const data::ManifestRow&) const override { return true; }  // labels are not used
+  // Image-report pairs: labels are not used; images without a report have nothing to pair with.
+  bool trains_on(const data::ManifestRow& row) const override { return !row.report.empty(); }
   bool needs_reports() const override { return true; }
   bool drop_last() const override { return true; }  // the reference's DataLoader(drop_last=True)
 

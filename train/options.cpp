@@ -12,7 +12,7 @@ namespace detail {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     TrainOptions, method, manifest, out, task, arch, epochs, batch_size, max_steps, lr, text_lr, text_weight_decay,
     warmup, text_bias_correction, train_splits, val_split, test_split, labeled_fraction, edema_labels,
-    findings_labels, augment, workers, text_init, bert_config, vocab, max_seq_length, cased, joint_mode, similarity,
+    findings_labels, augment, resize, workers, text_init, bert_config, vocab, max_seq_length, cased, joint_mode, similarity,
     bound, mi_level, local_select, init, encoder, latent_dim, vae_head, likelihood, beta, seed, threads, log_every,
     bootstrap, resume, progress, explain)
 }  // namespace detail

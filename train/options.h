@@ -32,6 +32,7 @@ struct TrainOptions {
   std::string edema_labels;       // `cxr label edema` CSV: training edema labels from the reports
   std::string findings_labels;    // `cxr label findings` CSV: training CheXpert labels from the reports
   bool augment = true;
+  int64_t resize = 0;  // > 0: resize the shorter edge to this before cropping (e.g. 128 for 256-pixel PNGs)
   int64_t workers = 2;
   // ---- text encoder (joint, mi) ----
   std::string text_init;  // a `cxr pretrain-text` directory: bert_config.json, vocab.txt, model.safetensors

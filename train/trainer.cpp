@@ -139,13 +139,13 @@ void check_resumable(const nlohmann::json& saved, const nlohmann::json& now, con
   }
 }
 
-data::LoaderOptions eval_loader_options(const Task& task, const std::string& split, int64_t size, int64_t batch,
-                                        int64_t workers) {
+data::LoaderOptions eval_loader_options(const Task& task, const std::string& split, int64_t size, int64_t resize,
+                                        int64_t batch, int64_t workers) {
   data::LoaderOptions lo;
   lo.batch_size = batch, lo.shuffle = false, lo.drop_last = false, lo.workers = workers;
   lo.splits = {split};
   lo.filter = [task](const data::ManifestRow& r) { return task.labelled(r); };
-  lo.transform = data::eval_transform(size);
+  lo.transform = data::resized(resize, data::eval_transform(size));
   return lo;
 }
 
@@ -221,6 +221,7 @@ nlohmann::json run_training(TrainOptions o) {
   } else {
     nlohmann::json config = method->config_fields();
     config["method"] = o.method, config["arch"] = o.arch, config["task"] = o.task, config["seed"] = o.seed;
+    config["resize"] = o.resize;
     config["manifest"] = fs::absolute(o.manifest).string();
     config["options"] = options_json;
     method->prepare_run_directory(o.out);
@@ -232,7 +233,7 @@ nlohmann::json run_training(TrainOptions o) {
   lo.batch_size = o.batch_size, lo.shuffle = true, lo.drop_last = method->drop_last(), lo.seed = o.seed;
   lo.workers = o.workers, lo.splits = o.train_splits;
   lo.filter = [m = method.get()](const data::ManifestRow& r) { return m->trains_on(r); };
-  lo.transform = method->train_transform();
+  lo.transform = data::resized(o.resize, method->train_transform());
   lo.load_reports = method->needs_reports();
   data::Loader loader(manifest, lo);
   std::string splits;
@@ -248,7 +249,7 @@ nlohmann::json run_training(TrainOptions o) {
   std::unique_ptr<data::Loader> val_loader;
   if (method->predicts()) {
     val_loader = std::make_unique<data::Loader>(
-        manifest, eval_loader_options(method->task, o.val_split, method->image_size(), o.batch_size, o.workers));
+        manifest, eval_loader_options(method->task, o.val_split, method->image_size(), o.resize, o.batch_size, o.workers));
     if (val_loader->size() == 0) val_loader.reset();
   }
 
@@ -341,7 +342,7 @@ nlohmann::json run_training(TrainOptions o) {
   nlohmann::json test_result;
   if (method->predicts()) {
     for (const std::string& split : {o.val_split, o.test_split}) {
-      data::Loader l(manifest, eval_loader_options(method->task, split, method->image_size(), o.batch_size, o.workers));
+      data::Loader l(manifest, eval_loader_options(method->task, split, method->image_size(), o.resize, o.batch_size, o.workers));
       if (l.size() == 0) continue;
       PredictionSet p = predict(*method, l, method->task);
       nlohmann::json result = p.evaluate(o.bootstrap, o.seed);
@@ -366,7 +367,7 @@ nlohmann::json run_evaluation(const EvalOptions& e) {
   }
   data::Manifest manifest = data::read_manifest(e.manifest);
   task.bind(manifest);
-  data::Loader loader(manifest, eval_loader_options(task, e.split, method->image_size(), e.batch_size, e.workers));
+  data::Loader loader(manifest, eval_loader_options(task, e.split, method->image_size(), method->options.resize, e.batch_size, e.workers));
   CXR_CHECK(loader.size() > 0, e.manifest, ": no rows in split '", e.split, "' with a label for task ", task.name);
   PredictionSet p = predict(*method, loader, task, column);
   nlohmann::json result = p.evaluate(e.bootstrap, e.seed);
