@@ -54,19 +54,6 @@ void split_chunk(const std::vector<SourcedChar>& chunk, const text::BasicTokeniz
   flush();
 }
 
-// Puts a module in eval mode for the scope, then back in the mode it had.
-class EvalModeScope {
- public:
-  explicit EvalModeScope(nn::Module& m) : module_(m), was_training_(m.is_training()) { module_.eval(); }
-  ~EvalModeScope() { module_.train(was_training_); }
-  EvalModeScope(const EvalModeScope&) = delete;
-  EvalModeScope& operator=(const EvalModeScope&) = delete;
-
- private:
-  nn::Module& module_;
-  bool was_training_;
-};
-
 // The next UTF-8 sequence at s[i]: its code point and length, or length 0 if it is not valid
 // (overlong, surrogate, above U+10FFFF, truncated or a stray continuation byte).
 std::pair<char32_t, size_t> decode_one(std::string_view s, size_t i) {
@@ -176,7 +163,7 @@ TokenWeights cls_attention(nn::BertModel& bert, const text::BertTokenizer& token
       from_vector(std::vector<double>(f.input_ids.begin(), f.input_ids.end()), {1, length}, {.dtype = DType::Int64});
   Tensor cls_row;  // (L): attention of [CLS] to every position, averaged over heads
   {
-    EvalModeScope eval_mode(bert);
+    nn::EvalModeScope eval_mode(bert);
     NoGradGuard no_grad;
     nn::BertForwardOutput out = bert.forward(input_ids, Tensor(), Tensor(), /*output_attentions=*/true);
     const Tensor& probs = out.attentions.at(static_cast<size_t>(used_layer));  // (1, heads, L, L)

@@ -15,19 +15,6 @@
 namespace cxr::interpret {
 namespace {
 
-// Puts a module in eval mode for the scope, then back in the mode it had.
-class EvalModeScope {
- public:
-  explicit EvalModeScope(nn::Module& m) : module_(m), was_training_(m.is_training()) { module_.eval(); }
-  ~EvalModeScope() { module_.train(was_training_); }
-  EvalModeScope(const EvalModeScope&) = delete;
-  EvalModeScope& operator=(const EvalModeScope&) = delete;
-
- private:
-  nn::Module& module_;
-  bool was_training_;
-};
-
 // Turns off requires_grad on every parameter for the scope, so a backward pass leaves their
 // gradients alone; restores each parameter's own flag (frozen ones stay frozen).
 class NoParameterGradScope {
@@ -79,7 +66,7 @@ GradCam grad_cam(nn::ResNet& model, const Tensor& image, int64_t target_class, c
             model.config.name, " has ", num_classes, num_classes == 1 ? " output: class 0" : " outputs: 0..",
             num_classes == 1 ? "" : std::to_string(num_classes - 1), ", or -1 for the arg max)");
 
-  EvalModeScope eval_mode(model);
+  nn::EvalModeScope eval_mode(model);
   const DType dtype = model.conv1->weight.dtype();
   Tensor x = image.detach().to(dtype);
 

@@ -87,6 +87,19 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// Puts a module in eval mode for the scope, then back in the mode it had (also when unwinding).
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(Module& m) : module_(m), was_training_(m.is_training()) { module_.eval(); }
+  ~EvalModeScope() { module_.train(was_training_); }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  Module& module_;
+  bool was_training_;
+};
+
 // A module with one input and one output (layers, Sequential).
 class UnaryModule : public Module {
  public:

@@ -28,25 +28,6 @@ extern char** environ;
 
 namespace {
 
-train::TrainOptions small_run(const std::string& method, const std::string& data, const std::string& out) {
-  train::TrainOptions o;
-  o.method = method;
-  o.manifest = data + "/manifest.csv";
-  o.out = out;
-  o.arch = "resnet128_6_2_1";
-  o.batch_size = 16;
-  o.epochs = 1;
-  o.bootstrap = 100;
-  o.progress = 0;
-  o.log_every = 1;
-  return o;
-}
-
-double metric(const json& eval, const std::string& name) {
-  REQUIRE_MESSAGE(eval["metrics"].contains(name), "no metric ", name, " in ", eval.dump());
-  return eval["metrics"][name]["value"].get<double>();
-}
-
 // The step and epoch events of a metrics log, without the wall-clock fields.
 std::vector<json> loss_events(const std::string& path) {
   std::vector<json> out;
@@ -62,16 +43,15 @@ std::vector<json> loss_events(const std::string& path) {
 TEST_CASE("train image: a ResNet learns edema severity on phantoms (held-out AUCs far above chance)") {
   if (skip_learning_test("image-only learning")) return;
   const std::string data = phantom_dataset(400, 7);
-  train::TrainOptions o = small_run("image", data, fresh_temp_dir("train_image"));
-  o.epochs = 12;
+  train::TrainOptions o = phantom_run("image", data, fresh_temp_dir("train_image"));
   o.max_steps = 200;
   json test = train::run_training(o);
-  MESSAGE("image-only test AUCs: 0v123 ", metric(test, "auc_0v123"), ", 01v23 ", metric(test, "auc_01v23"),
-          ", 012v3 ", metric(test, "auc_012v3"));
+  MESSAGE("image-only test AUCs: 0v123 ", metric_value(test, "auc_0v123"), ", 01v23 ", metric_value(test, "auc_01v23"),
+          ", 012v3 ", metric_value(test, "auc_012v3"));
   // Chance is 0.5. Vascular congestion (1) is the subtlest sign, so 0 vs 1,2,3 is the hardest cut.
-  CHECK(metric(test, "auc_0v123") > 0.65);
-  CHECK(metric(test, "auc_01v23") > 0.8);
-  CHECK(metric(test, "auc_012v3") > 0.85);
+  CHECK(metric_value(test, "auc_0v123") > 0.65);
+  CHECK(metric_value(test, "auc_01v23") > 0.8);
+  CHECK(metric_value(test, "auc_012v3") > 0.85);
   // The run directory holds what docs/RUNS.md promises.
   for (auto f : {"config.json", "model.safetensors", "metrics.jsonl", "eval-test.json", "predictions-test.csv",
                  "state/trainer.json"})
@@ -176,14 +156,14 @@ TEST_CASE("train: a non-finite loss stops the run, naming the step and the tenso
 TEST_CASE("train finetune --encoder frozen: only layer6 and fc1 change, tuned changes the rest") {
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("train_finetune");
-  train::TrainOptions init = small_run("image", data, base + "/init");
-  init.max_steps = 1;
-  init.batch_size = 8;
+  train::TrainOptions init = phantom_run("image", data, base + "/init");
+  init.max_steps = 1, init.epochs = 1, init.batch_size = 8;
   train::run_training(init);
   const auto init_weights = read_safetensors(base + "/init/model.safetensors").tensors;
   for (std::string policy : {"frozen", "tuned"}) {
-    train::TrainOptions ft = small_run("finetune", data, base + "/" + policy);
-    ft.init = base + "/init", ft.encoder = policy, ft.max_steps = 2, ft.batch_size = 8, ft.task = "Cardiomegaly";
+    train::TrainOptions ft = phantom_run("finetune", data, base + "/" + policy);
+    ft.init = base + "/init", ft.encoder = policy, ft.max_steps = 2, ft.epochs = 1, ft.batch_size = 8;
+    ft.task = "Cardiomegaly";
     train::run_training(ft);
     const auto tuned = read_safetensors(ft.out + "/model.safetensors").tensors;
     int changed_frozen_part = 0, changed_layer6 = 0, compared = 0;
@@ -255,7 +235,7 @@ TEST_CASE("train: report-derived labels replace the training labels, and the lab
 
 TEST_CASE("train: bad options and inputs give clear errors") {
   const std::string data = phantom_dataset(60, 5);
-  train::TrainOptions o = small_run("image", data, fresh_temp_dir("train_errors"));
+  train::TrainOptions o = phantom_run("image", data, fresh_temp_dir("train_errors"));
   o.task = "Cardiomegally";
   CHECK_THROWS_WITH_AS(train::run_training(o), doctest::Contains("unknown task 'Cardiomegally'"), Error);
   o.task = "edema";

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tensor/cpu/runtime.h"
+#include "train/options.h"
 #include "testing.h"
 
 namespace cxr::testing {
@@ -107,6 +108,28 @@ inline bool skip_learning_test(const std::string& what) {
     return true;
   }
   return false;
+}
+
+// Options of a small run on a phantom set: resnet128, few bootstrap replicates, plain progress, a
+// log line per step.
+inline train::TrainOptions phantom_run(const std::string& method, const std::string& data, const std::string& out) {
+  train::TrainOptions o;
+  o.method = method;
+  o.manifest = data + "/manifest.csv";
+  o.out = out;
+  o.arch = "resnet128_6_2_1";
+  o.batch_size = 16;
+  o.epochs = 50;
+  o.bootstrap = 100;
+  o.progress = 0;
+  o.log_every = 1;
+  return o;
+}
+
+// A metric's value from an eval JSON (docs/RUNS.md), failing the test when it is missing.
+inline double metric_value(const nlohmann::json& eval, const std::string& name) {
+  REQUIRE_MESSAGE(eval["metrics"].contains(name), "no metric ", name, " in ", eval.dump());
+  return eval["metrics"][name]["value"].get<double>();
 }
 
 inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
