@@ -70,11 +70,8 @@ TEST_CASE("train image: a ResNet learns edema severity on phantoms (held-out AUC
 
 TEST_CASE("train --resume after SIGKILL continues bit-exactly") {
   // Two CLI training runs: 7 s with the fast kernels, over 2 minutes with the reference ones (the
-  // child processes inherit CXR_KERNELS). Resumption does not depend on the kernels.
-  if (cpu_kernels() == CpuKernels::Reference) {
-    skip_test("resume: too slow with the reference kernels; the fast-kernel run checks it");
-    return;
-  }
+  // child processes inherit CXR_KERNELS).
+  if (skip_under_reference_kernels("resume")) return;
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("train_resume");
   auto args = [&](const std::string& out) {
@@ -145,6 +142,7 @@ TEST_CASE("train --resume after SIGKILL continues bit-exactly") {
 }
 
 TEST_CASE("train: a non-finite loss stops the run, naming the step and the tensor") {
+  if (skip_under_reference_kernels("non-finite stop")) return;
   const std::string data = phantom_dataset(60, 5);
   const std::string out = fresh_temp_dir("train_nan");
   CliRun r = run_cxr({"train", "--method", "image", "--manifest", data + "/manifest.csv", "--out", out, "--arch",
@@ -160,6 +158,7 @@ TEST_CASE("train: a non-finite loss stops the run, naming the step and the tenso
 }
 
 TEST_CASE("train finetune --encoder frozen: only layer6 and fc1 change, tuned changes the rest") {
+  if (skip_under_reference_kernels("freezing")) return;
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("train_finetune");
   train::TrainOptions init = phantom_run("image", data, base + "/init");

@@ -132,6 +132,14 @@ inline double metric_value(const nlohmann::json& eval, const std::string& name) 
   return eval["metrics"][name]["value"].get<double>();
 }
 
+// Tests of the training loop itself (resume, the non-finite stop, freezing) run real training steps
+// and do not depend on the kernels: the reference-kernel copy of the suite skips them (minutes there).
+inline bool skip_under_reference_kernels(const std::string& what) {
+  if (cpu_kernels() != CpuKernels::Reference) return false;
+  skip_test(what + ": too slow with the reference kernels and independent of them; the fast-kernel run checks it");
+  return true;
+}
+
 inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::istringstream in(read_text(path));
