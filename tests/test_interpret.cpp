@@ -23,6 +23,7 @@
 #include "interpret/run_models.h"
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
+#include "resnet_testing.h"
 #include "testing.h"
 #include "text/report.h"
 #include "text/unicode.h"
@@ -42,34 +43,12 @@ constexpr bool kSanitized = false;
 
 constexpr int64_t kSize = 128;  // resnet128_6_2_1
 
-nn::NamedTensors sorted_parameters(const nn::Module& m) {
-  nn::NamedTensors named = m.named_parameters();
-  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return named;
-}
-
-// The weight recipe of tools/goldens/resnet.py (as tests/test_resnet.cpp fill_parameters), then the
-// BatchNorm running statistics of tools/goldens/gradcam.py.
+// The weight recipe of tools/goldens/resnet.py (resnet_testing.h), then the BatchNorm running
+// statistics of tools/goldens/gradcam.py.
 void fill_parameters(nn::ResNet& model, uint64_t seed) {
-  Generator gen(seed);
+  fill_resnet_parameters(model, seed);
   const TensorOptions f64{.dtype = DType::Float64};
-  const double bound = 1.0 / std::sqrt(768.0);
   NoGradGuard no_grad;
-  for (auto& [name, p] : sorted_parameters(model)) {
-    Tensor v;
-    if (p.dim() == 4) {
-      double fan_out = double(p.size(0) * p.size(2) * p.size(3));
-      v = randn(p.shape(), f64, &gen) * std::sqrt(2.0 / fan_out);
-    } else if (name.starts_with("fc1.")) {
-      v = (rand(p.shape(), f64, &gen) * 2.0 - 1.0) * bound;
-    } else if (name.ends_with("weight")) {
-      v = randn(p.shape(), f64, &gen) * 0.1 + 1.0;
-    } else {
-      REQUIRE_MESSAGE(name.ends_with("bias"), "fill_parameters: unexpected parameter ", name);
-      v = randn(p.shape(), f64, &gen) * 0.1;
-    }
-    copy_(p, v.to(DType::Float32));
-  }
   Generator stats(seed + 3);
   nn::NamedTensors buffers = model.named_buffers();
   std::sort(buffers.begin(), buffers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -1,8 +1,8 @@
 // test_resnet.cpp — the four ResNets of METHODS.md §3 against PyTorch: tests/goldens/<arch>.safetensors
 // from tools/goldens/resnet.py (batch 2, 4 outputs; the reference computed in float64). Weights,
 // inputs and gradient probes are not stored: both sides draw them from cxrlab's Philox generator
-// with the recipe in resnet.py's docstring (fill_parameters below must stay identical to
-// generated_parameters there). Per architecture: generation, state_dict keys, parameter count,
+// with the recipe in resnet.py's docstring (fill_resnet_parameters in resnet_testing.h must stay
+// identical to generated_parameters there). Per architecture: generation, state_dict keys, parameter count,
 // the shape table, train/eval forward in float32 and float64, loss, every parameter's gradient,
 // BatchNorm running statistics, three Adam steps. Also freezing and input-size errors.
 //
@@ -16,6 +16,7 @@
 
 #include "nn/models/resnet.h"
 #include "nn/optim.h"
+#include "resnet_testing.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -71,36 +72,6 @@ double map_error(const Tensor& actual, const Tensor& expected, const std::string
 }
 
 double relative_error(double actual, double expected) { return std::abs(actual - expected) / std::abs(expected); }
-
-// Parameters by sorted name: the draw order of the recipe.
-NamedTensors sorted_parameters(const Module& m) {
-  NamedTensors named = m.named_parameters();
-  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return named;
-}
-
-// The recipe of tools/goldens/resnet.py: every value computed in float64, then rounded to float32.
-void fill_parameters(ResNet& model, uint64_t seed) {
-  Generator gen(seed);
-  const TensorOptions f64{.dtype = DType::Float64};
-  const double bound = 1.0 / std::sqrt(768.0);
-  NoGradGuard no_grad;
-  for (auto& [name, p] : sorted_parameters(model)) {
-    Tensor v;
-    if (p.dim() == 4) {
-      double fan_out = double(p.size(0) * p.size(2) * p.size(3));
-      v = randn(p.shape(), f64, &gen) * std::sqrt(2.0 / fan_out);
-    } else if (name.starts_with("fc1.")) {
-      v = (rand(p.shape(), f64, &gen) * 2.0 - 1.0) * bound;
-    } else if (name.ends_with("weight")) {
-      v = randn(p.shape(), f64, &gen) * 0.1 + 1.0;
-    } else {
-      REQUIRE_MESSAGE(name.ends_with("bias"), "fill_parameters: unexpected parameter ", name);
-      v = randn(p.shape(), f64, &gen) * 0.1;
-    }
-    copy_(p, v.to(DType::Float32));
-  }
-}
 
 Tensor fx(const std::string& arch, const std::string& key) { return golden_tensor(arch, key); }
 const std::map<std::string, std::string>& metadata(const std::string& arch) { return golden(arch).metadata; }
@@ -180,7 +151,7 @@ Inputs check_structure_and_generation(const std::string& arch, ResNet& model) {
 
   Inputs in;
   in.seed = std::stoull(meta.at("seed"));
-  fill_parameters(model, in.seed);
+  fill_resnet_parameters(model, in.seed);
   for (auto& [name, p] : sorted_parameters(model)) {
     INFO("generated parameter ", name);
     Tensor head = p.flatten().narrow(0, 0, std::min<int64_t>(8, p.numel()));

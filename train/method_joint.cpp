@@ -19,10 +19,10 @@
 namespace cxr::train {
 namespace {
 
-class JointMethod : public Method {
+class JointMethod : public TextMethod {
  public:
   JointMethod(const TrainOptions& o, const Task& t, bool for_training)
-      : Method(o, t), text(o, t.num_outputs(), for_training), similarity(mi::parse_similarity(o.similarity)) {
+      : TextMethod(o, t, t.num_outputs(), for_training), similarity(mi::parse_similarity(o.similarity)) {
     image = models->add("image_model", make_image_model(o, task.num_outputs(), 1));
     models->add("text_model", text.model);
     const int64_t dim = image->config.embedding_dim();
@@ -44,7 +44,6 @@ class JointMethod : public Method {
     if (row.report.empty()) return false;  // a pair needs its report
     return options.joint_mode == "semisupervised_phase1" || task.labelled(row);
   }
-  bool needs_reports() const override { return true; }
   bool drop_last() const override { return true; }  // the ranking loss needs imposters
   data::ImageTransform train_transform() const override {
     return options.augment ? data::joint_train_transform(image_size()) : data::eval_transform(image_size());
@@ -84,15 +83,7 @@ class JointMethod : public Method {
   bool predicts() const override { return true; }
   Tensor predict_logits(const data::Batch& batch) override { return image->forward(batch.images).logits; }
 
-  nlohmann::json config_fields() const override {
-    nlohmann::json j = Method::config_fields();
-    j["text_model"] = text.config_fields();
-    return j;
-  }
-  void prepare_run_directory(const std::string& dir) const override { text.save_resources(dir); }
-
  private:
-  TextSide text;
   mi::Similarity similarity;
   std::shared_ptr<nn::ResNet> image;
   std::shared_ptr<nn::Linear> projection;

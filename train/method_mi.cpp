@@ -21,10 +21,10 @@
 namespace cxr::train {
 namespace {
 
-class MiMethod : public Method {
+class MiMethod : public TextMethod {
  public:
   MiMethod(const TrainOptions& o, const Task& t, bool for_training)
-      : Method(o, t), text(o, 0, for_training), bound(mi::parse_bound(o.bound)),
+      : TextMethod(o, t, 0, for_training), bound(mi::parse_bound(o.bound)),
         select(mi::parse_local_select(o.local_select)), sentence_gen(o.seed * 1000003 + 13) {
     image = models->add("image_model", make_image_model(o, task.num_outputs(), 1));
     models->add("text_model", text.model);
@@ -48,7 +48,6 @@ class MiMethod : public Method {
 
   // Image-report pairs: labels are not used; images without a report have nothing to pair with.
   bool trains_on(const data::ManifestRow& row) const override { return !row.report.empty(); }
-  bool needs_reports() const override { return true; }
   bool drop_last() const override { return true; }  // the reference's DataLoader(drop_last=True)
 
   StepOutput loss(const data::Batch& batch) override {
@@ -80,13 +79,6 @@ class MiMethod : public Method {
     return out;
   }
 
-  nlohmann::json config_fields() const override {
-    nlohmann::json j = Method::config_fields();
-    j["text_model"] = text.config_fields();
-    return j;
-  }
-  void prepare_run_directory(const std::string& dir) const override { text.save_resources(dir); }
-
  private:
   // One sentence of the report, uniformly (METHODS.md §8, Fig. 2 of the paper).
   std::string pick_sentence(const std::string& report) {
@@ -96,7 +88,6 @@ class MiMethod : public Method {
     return sentences[size_t(sentence_gen.integer(c, 0, int64_t(sentences.size())))];
   }
 
-  TextSide text;
   mi::Bound bound;
   mi::LocalSelect select;
   Generator sentence_gen;

@@ -57,6 +57,24 @@ class TextSide {
   std::unique_ptr<Generator> dropout_gen;
 };
 
+// A method with a text encoder (joint, mi): the run directory gets the encoder's config and
+// vocabulary (text/), and config.json its text_model fields.
+class TextMethod : public Method {
+ public:
+  TextMethod(const TrainOptions& o, const Task& t, int64_t classifier_outputs, bool for_training)
+      : Method(o, t), text(o, classifier_outputs, for_training) {}
+  bool needs_reports() const override { return true; }
+  nlohmann::json config_fields() const override {
+    nlohmann::json j = Method::config_fields();
+    j["text_model"] = text.config_fields();
+    return j;
+  }
+  void prepare_run_directory(const std::string& dir) const override { text.save_resources(dir); }
+
+ protected:
+  TextSide text;
+};
+
 // AdamW for the text encoder as the reference (METHODS.md §7, §8): weight decay except on bias and
 // LayerNorm.weight, bias correction off, WarmupLinear.
 ScheduledOptimizer text_adamw(const std::string& name, std::vector<nn::ParamGroup> groups, const TrainOptions& o);
