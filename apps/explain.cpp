@@ -35,7 +35,7 @@
 #include "interpret/attention.h"
 #include "interpret/gradcam.h"
 #include "interpret/run_models.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "text/report.h"
 
 namespace cxr::apps {

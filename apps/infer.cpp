@@ -18,7 +18,7 @@
 #include "data/image.h"
 #include "nn/checkpoint.h"
 #include "nn/models/resnet.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::apps {
 namespace {

@@ -24,7 +24,7 @@
 #include "data/manifest.h"
 #include "data/montage.h"
 #include "data/phantom.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::apps {
 namespace {

@@ -6,12 +6,15 @@
 //    Gradients arriving at one node from several consumers are summed before it runs.
 // 3. Each node's backward returns one gradient per input; AccumulateGrad nodes add into leaf.grad.
 // 4. Without retain_graph, each node frees its saved tensors after it runs; running it again throws.
+// Gradients are summed with the add kernel directly (tensor/kernels/): autograd sits below the ops.
+// Tensor's autograd members (requires_grad_, backward) are defined here.
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "tensor/kernels/copy.h"
+#include "tensor/kernels/elementwise.h"
 
 namespace cxr {
 
@@ -50,13 +53,22 @@ void Node::release() {
   released_ = true;
 }
 
+// a + b for two gradients of one shape, into a fresh contiguous tensor.
+static Tensor sum_of(const Tensor& a, const Tensor& b) {
+  Tensor out = empty(a.shape(), {a.dtype(), a.device(), false});
+  binary_kernel(a.device())(BinaryOp::Add, a, b, out);
+  return out;
+}
+
 TensorList AccumulateGrad::backward(const Tensor& grad_output) {
   // Parameters accumulate: leaf.grad += grad. A fresh tensor is stored each time, so a gradient
   // never aliases the caller's upstream gradient or a view inside the graph.
   if (leaf_->grad) {
-    leaf_->grad = add(Tensor(leaf_->grad), grad_output).impl_ptr();
+    leaf_->grad = sum_of(Tensor(leaf_->grad), grad_output).impl_ptr();
   } else {
-    leaf_->grad = grad_output.contiguous().clone().impl_ptr();
+    Tensor copy = empty(grad_output.shape(), {grad_output.dtype(), grad_output.device(), false});
+    copy_kernel(copy.device())(copy, grad_output);
+    leaf_->grad = copy.impl_ptr();
   }
   return {};
 }
@@ -110,6 +122,20 @@ void record(Tensor& out, const std::shared_ptr<Node>& node, std::initializer_lis
 }
 void record(Tensor& out, const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs) {
   record_impl(out, node, inputs);
+}
+
+// ---- Tensor's autograd members ----
+Tensor& Tensor::requires_grad_(bool value) {
+  CXR_CHECK(is_leaf(), "requires_grad_: only leaf tensors can be marked; this one was produced by ",
+            grad_fn()->name());
+  CXR_CHECK(!value || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
+            dtype_name(dtype()));
+  impl()->requires_grad = value;
+  return *this;
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  run_backward(*this, gradient, retain_graph);
 }
 
 // ---- backward ----
@@ -174,7 +200,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         CXR_CHECK(gi.dtype() == e.input_dtype, "backward: ", n->name(), " returned a ",
                   dtype_name(gi.dtype()), " gradient for ", dtype_name(e.input_dtype), " input ", i);
         auto [slot, inserted] = pending.try_emplace(e.node.get(), gi);
-        if (!inserted) slot->second = add(slot->second, gi);  // several consumers: sum
+        if (!inserted) slot->second = sum_of(slot->second, gi);  // several consumers: sum
       }
       if (--dependencies[e.node.get()] == 0) ready.push_back(e.node.get());
     }

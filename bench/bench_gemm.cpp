@@ -4,7 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include "tensor/cpu/runtime.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/random.h"
 
 using namespace cxr;

@@ -30,9 +30,9 @@
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
 #include "nn/optim.h"
-#include "tensor/cpu/allocator.h"
+#include "tensor/allocator.h"
 #include "tensor/cpu/runtime.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/random.h"
 
 using namespace cxr;

@@ -21,7 +21,7 @@
 #include <memory>
 #include <sstream>
 
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 // The stb implementations. /usr/include is a system include directory, so stb's own warnings
 // stay silent while our -Wall -Wextra applies to everything else.

@@ -12,7 +12,7 @@
 #include "data/image.h"
 #include "data/transforms.h"
 #include "tensor/error.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::data {
 

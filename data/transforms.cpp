@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tensor/error.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::data {
 

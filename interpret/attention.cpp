@@ -8,7 +8,7 @@
 
 #include "autograd/node.h"
 #include "tensor/error.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "text/unicode.h"
 
 namespace cxr::interpret {

@@ -10,7 +10,7 @@
 
 #include "autograd/node.h"
 #include "tensor/error.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::interpret {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "nn/checkpoint.h"
 #include "tensor/error.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/safetensors.h"
 
 namespace cxr::interpret {

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::mi {
 

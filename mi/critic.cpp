@@ -3,7 +3,7 @@
 
 #include <sstream>
 
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::mi {
 

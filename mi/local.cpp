@@ -3,7 +3,7 @@
 #include "mi/local.h"
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::mi {
 

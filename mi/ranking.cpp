@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::mi {
 

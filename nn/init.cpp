@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/random.h"
 
 namespace cxr::nn::init {

@@ -1,11 +1,11 @@
-// layers.cpp — see layers.h. Each forward is one functional op from tensor/ops.
+// layers.cpp — see layers.h. Each forward is one functional op from ops.
 #include "nn/layers.h"
 
 #include <sstream>
 
 #include "autograd/node.h"
 #include "nn/init.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::nn {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "nn/module.h"
-#include "tensor/ops/conv.h"
+#include "ops/conv.h"
 
 namespace cxr::nn {
 
@@ -32,7 +32,7 @@ class Conv2d : public UnaryModule {
   Size2 stride, padding, dilation;
 };
 
-// The transposed convolution (tensor/ops/conv.h), upsampling by the stride:
+// The transposed convolution (ops/conv.h), upsampling by the stride:
 // H_out = (H - 1) stride - 2 padding + kH + output_padding. Weight (in, out, kH, kW) as PyTorch, with
 // PyTorch's default init (U(+-1/sqrt(fan_in)), fan_in = out*kH*kW from the weight's dim 1, bias alike).
 class ConvTranspose2d : public UnaryModule {

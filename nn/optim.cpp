@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/safetensors.h"
 
 namespace cxr::nn {

@@ -1,7 +1,7 @@
 // dispatch.h — how an op finds its kernel. Each kernel is a KernelTable: one function pointer per
 // device, and on the CPU two: the readable reference kernel and (optionally) a fast one from
 // tensor/cpu/. Both are named where the table is defined (next to the op, in
-// tensor/ops/<family>.cpp); another backend fills its column with register_kernel() at start-up,
+// ops/<family>.cpp); another backend fills its column with register_kernel() at start-up,
 // so op call sites never change:
 //
 //   // ops/elementwise.h                              // ops/elementwise.cpp

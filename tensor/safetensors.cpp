@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tensor/ops.h"
+
 
 namespace cxr {
 
@@ -165,8 +165,8 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string data;
   for (const auto& [key, t] : tensors) {  // std::map: sorted keys, a deterministic file
-    CXR_CHECK(t.device() == Device::CPU, path, ": tensor '", key, "' must be on the CPU to be written");
-    Tensor c = t.contiguous();
+    // A tensor on another device is written from a host copy.
+    Tensor c = contiguous_values(copy_to(t, Device::CPU));
     size_t n = static_cast<size_t>(c.numel()) * dtype_size(c.dtype());
     header[key] = {{"dtype", code_of(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {data.size(), data.size() + n}}};
     data.append(static_cast<const char*>(c.data_ptr()), n);

@@ -1,5 +1,8 @@
-// tensor.cpp — storage, metadata, creation, element access and printing of Tensor.
-// Views live in ops/view.cpp and copies in ops/copy.cpp, because both are differentiable ops.
+// tensor.cpp — storage, metadata, creation and element access of Tensor. The layer below autograd
+// and the ops: it reaches memory only through the allocator registry and the fill/copy kernel
+// tables (tensor/kernels/copy.h). Tensor's differentiable members are defined above it: views in
+// ops/view.cpp, copies in ops/copy.cpp, printing in ops/print.cpp, requires_grad_ and backward in
+// autograd/engine.cpp (docs/ARCHITECTURE.md).
 #include "tensor/tensor.h"
 
 #include <cmath>
@@ -9,9 +12,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "autograd/node.h"
-#include "tensor/cpu/allocator.h"
-#include "tensor/ops.h"
+#include "tensor/allocator.h"
+#include "tensor/kernels/copy.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
 
@@ -20,7 +22,7 @@ namespace cxr {
 // ---- storage ----
 namespace {
 // 64-byte alignment (one cache line, what AVX-512 loads like), through the caching allocator of
-// tensor/cpu/allocator.h: a steady-state training step reuses its blocks instead of faulting in
+// tensor/allocator.h: a steady-state training step reuses its blocks instead of faulting in
 // fresh pages.
 void* cpu_allocate(size_t nbytes) { return cpu::cached_allocate(nbytes); }
 void cpu_deallocate(void* p) { cpu::cached_free(p); }
@@ -86,18 +88,6 @@ void Tensor::set_grad(const Tensor& g) {
   impl_->grad = g.impl_ptr();
 }
 
-Tensor& Tensor::requires_grad_(bool value) {
-  CXR_CHECK(is_leaf(), "requires_grad_: only leaf tensors can be marked; this one was produced by ",
-            grad_fn()->name());
-  CXR_CHECK(!value || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
-            dtype_name(dtype()));
-  impl_->requires_grad = value;
-  return *this;
-}
-
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  run_backward(*this, gradient, retain_graph);
-}
 
 Tensor Tensor::detach() const {
   const TensorImpl& t = checked();
@@ -131,7 +121,7 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
   bool rg = options.requires_grad;
   options.requires_grad = false;
   Tensor t = empty(shape, options);
-  fill_(t, value);
+  fill_kernel(t.device())(t, value);
   if (rg) t.requires_grad_(true);
   return t;
 }
@@ -143,16 +133,33 @@ Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.options()); }
 Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.options()); }
 Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
 
-// Fills a new contiguous CPU tensor element by element with value_of(i), then applies options.
+// ---- moving values between devices (not recorded by autograd) ----
+Tensor copy_to(const Tensor& t, Device device) {
+  if (t.device() == device) return t;
+  Tensor out = empty(t.shape(), {t.dtype(), device, false});
+  // The non-CPU side's backend does host<->device transfers (tensor/kernels/copy.h).
+  copy_kernel(device == Device::CPU ? t.device() : device)(out, t);
+  return out;
+}
+
+Tensor contiguous_values(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.shape(), {t.dtype(), t.device(), false});
+  copy_kernel(t.device())(out, t);
+  return out;
+}
+
+// Fills a new contiguous tensor element by element with value_of(i) on the host, moves it to the
+// requested device (so every device gets the same numbers), then applies requires_grad.
 template <typename ValueOf>
-static Tensor generate(const Shape& shape, TensorOptions options, const char* op, ValueOf value_of) {
-  CXR_CHECK(options.device == Device::CPU, op, ": only CPU creation is implemented; create on CPU and move");
-  Tensor t = empty(shape, {options.dtype, options.device, false});
+static Tensor generate(const Shape& shape, TensorOptions options, ValueOf value_of) {
+  Tensor t = empty(shape, {options.dtype, Device::CPU, false});
   int64_t n = t.numel();
   visit_dtype(t.dtype(), [&]<typename T>() {
     T* p = t.data<T>();
     for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(value_of(i));
   });
+  t = copy_to(t, options.device);
   if (options.requires_grad) t.requires_grad_(true);
   return t;
 }
@@ -161,19 +168,19 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   CXR_CHECK(step != 0, "arange: step must be non-zero");
   double count = std::ceil((end - start) / step);
   int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
-  return generate({n}, options, "arange", [&](int64_t i) { return start + double(i) * step; });
+  return generate({n}, options, [&](int64_t i) { return start + double(i) * step; });
 }
 
 Tensor eye(int64_t n, TensorOptions options) {
   CXR_CHECK(n >= 0, "eye: negative size ", n);
-  return generate({n, n}, options, "eye", [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
+  return generate({n, n}, options, [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
 }
 
 Tensor from_vector(const std::vector<double>& values, const Shape& shape_in, TensorOptions options) {
   Shape shape = shape_in.empty() ? Shape{static_cast<int64_t>(values.size())} : shape_in;
   CXR_CHECK(shape_numel(shape) == static_cast<int64_t>(values.size()), "from_vector: ", values.size(),
             " values do not fill shape ", shape_str(shape));
-  return generate(shape, options, "from_vector", [&](int64_t i) { return values[i]; });
+  return generate(shape, options, [&](int64_t i) { return values[i]; });
 }
 
 Tensor tensor(std::initializer_list<double> values, TensorOptions options) {
@@ -184,26 +191,25 @@ Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
   CXR_CHECK(is_floating(options.dtype), "rand: needs a floating dtype, got ", dtype_name(options.dtype));
   Generator& g = gen ? *gen : default_generator();
   uint64_t first = g.reserve(shape_numel(shape));
-  return generate(shape, options, "rand", [&](int64_t i) { return g.uniform(first + i); });
+  return generate(shape, options, [&](int64_t i) { return g.uniform(first + i); });
 }
 
 Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
   CXR_CHECK(is_floating(options.dtype), "randn: needs a floating dtype, got ", dtype_name(options.dtype));
   Generator& g = gen ? *gen : default_generator();
   uint64_t first = g.reserve(shape_numel(shape));
-  return generate(shape, options, "randn", [&](int64_t i) { return g.normal(first + i); });
+  return generate(shape, options, [&](int64_t i) { return g.normal(first + i); });
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options, Generator* gen) {
   CXR_CHECK(low < high, "randint: empty range [", low, ", ", high, ")");
   Generator& g = gen ? *gen : default_generator();
   uint64_t first = g.reserve(shape_numel(shape));
-  return generate(shape, options, "randint", [&](int64_t i) { return double(g.integer(first + i, low, high)); });
+  return generate(shape, options, [&](int64_t i) { return double(g.integer(first + i, low, high)); });
 }
 
-// ---- element access ----
+// ---- element access (a tensor on another device is read through a host copy) ----
 static int64_t element_offset(const Tensor& t, const std::vector<int64_t>& index, const char* op) {
-  CXR_CHECK(t.device() == Device::CPU, op, ": element access needs a CPU tensor");
   CXR_CHECK(static_cast<int64_t>(index.size()) == t.dim(), op, ": index has ", index.size(),
             " entries for a tensor of shape ", shape_str(t.shape()));
   int64_t off = 0;
@@ -215,14 +221,28 @@ static int64_t element_offset(const Tensor& t, const std::vector<int64_t>& index
   return off;
 }
 
+// The one element of t at storage offset t.offset() + off, as a 0-dim tensor sharing t's storage.
+static Tensor element_view(const Tensor& t, int64_t off) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.impl()->storage;
+  impl->offset = t.offset() + off;
+  impl->dtype = t.dtype();
+  impl->device = t.device();
+  return Tensor(impl);
+}
+
 double Tensor::at(const std::vector<int64_t>& index) const {
-  int64_t off = element_offset(*this, index, "at");
-  return visit_dtype(dtype(), [&]<typename T>() { return static_cast<double>(data<T>()[off]); });
+  const Tensor e = copy_to(element_view(*this, element_offset(*this, index, "at")), Device::CPU);
+  return visit_dtype(dtype(), [&]<typename T>() { return static_cast<double>(*e.data<T>()); });
 }
 
 void Tensor::set(const std::vector<int64_t>& index, double value) {
-  int64_t off = element_offset(*this, index, "set");
-  visit_dtype(dtype(), [&]<typename T>() { data<T>()[off] = static_cast<T>(value); });
+  const Tensor e = element_view(*this, element_offset(*this, index, "set"));
+  if (device() == Device::CPU) {
+    visit_dtype(dtype(), [&]<typename T>() { *e.data<T>() = static_cast<T>(value); });
+  } else {
+    fill_kernel(device())(e, value);
+  }
 }
 
 double Tensor::item() const {
@@ -231,59 +251,15 @@ double Tensor::item() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
-  CXR_CHECK(device() == Device::CPU, "to_vector: needs a CPU tensor");
+  const Tensor host = copy_to(*this, Device::CPU);
   std::vector<double> out;
   out.reserve(numel());
   visit_dtype(dtype(), [&]<typename T>() {
-    const T* p = data<T>();
-    for_each_offset<1>(shape(), {strides()}, [&](const Offsets<1>& o) { out.push_back(double(p[o[0]])); });
+    const T* p = host.data<T>();
+    for_each_offset<1>(shape(), {host.strides()}, [&](const Offsets<1>& o) { out.push_back(double(p[o[0]])); });
   });
   return out;
 }
-
-// ---- printing ----
-std::string Tensor::to_string() const {
-  if (!defined()) return "tensor(undefined)";
-  std::vector<double> v = to_vector();
-  const Shape& s = shape();
-  std::ostringstream os;
-  os << "tensor(";
-  auto format = [&](double x) {
-    char buf[32];
-    if (dtype() == DType::Int64 || dtype() == DType::Bool) std::snprintf(buf, sizeof buf, "%lld", (long long)x);
-    else std::snprintf(buf, sizeof buf, "%.4f", x);
-    return std::string(buf);
-  };
-  const int64_t kMaxShown = 1000;
-  if (s.empty()) {
-    os << format(v[0]);
-  } else if (numel() > kMaxShown) {
-    os << "[" << format(v[0]) << ", " << format(v[1]) << ", ..., " << format(v.back()) << "]";
-  } else {
-    // Nested brackets: open one '[' per dim whose index is 0, close per dim whose index wraps.
-    std::vector<int64_t> idx(s.size(), 0);
-    for (size_t i = 0; i < v.size(); ++i) {
-      size_t opens = 0;
-      for (size_t d = s.size(); d-- > 0 && idx[d] == 0;) ++opens;
-      if (i > 0) os << (opens > 0 ? ",\n" + std::string(s.size() - opens + 7, ' ') : ", ");
-      os << std::string(opens, '[') << format(v[i]);
-      size_t closes = 0;
-      for (size_t d = s.size(); d-- > 0;) {
-        if (++idx[d] < s[d]) break;
-        idx[d] = 0;
-        ++closes;
-      }
-      os << std::string(closes, ']');
-    }
-    if (v.empty()) os << std::string(s.size(), '[') << std::string(s.size(), ']');
-  }
-  os << ", shape=" << shape_str(s) << ", dtype=" << dtype_name(dtype());
-  if (requires_grad()) os << (grad_fn() ? std::string(", grad_fn=") + grad_fn()->name() : ", requires_grad=true");
-  os << ")";
-  return os.str();
-}
-
-std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
 
 // ---- comparison helpers (tests) ----
 double max_abs_diff(const Tensor& a, const Tensor& b) {

@@ -1,6 +1,8 @@
 // tensor.h — Tensor: a handle to (storage, shape, strides, offset, dtype, device) plus autograd
 // metadata. Copying a Tensor aliases it (like a PyTorch tensor in Python); views share storage.
 // Strides and offset are in elements. A default-constructed Tensor is "undefined" (no data).
+// The differentiable members (views, copies, requires_grad_, backward) are declared here for the
+// x.view(...) call syntax and defined by the layers above: ops/ and autograd/.
 #pragma once
 
 #include <cstdint>
@@ -122,8 +124,10 @@ class Tensor {
   Tensor contiguous() const;  // self if already contiguous
   Tensor clone() const;
   Tensor to(DType dtype) const;  // self if already that dtype
+  Tensor to(Device device) const;  // self if already there; differentiable (the gradient moves back)
 
-  // ---- element access (CPU; for tests, printing and small glue code) ----
+  // ---- element access (for tests, printing and small glue code; a tensor on another device is
+  // read through a host copy, so this is slow there) ----
   double item() const;  // the value of a one-element tensor, as double
   template <typename T>
   T item() const { return static_cast<T>(item()); }
@@ -162,6 +166,12 @@ Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nul
 Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // N(0,1)
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options = {.dtype = DType::Int64},
                Generator* gen = nullptr);  // uniform integers in [low, high)
+
+// ---- moving values (not recorded by autograd; for kernels, I/O and element access) ----
+// t's values on `device`: t itself when it is already there, else a fresh contiguous copy.
+Tensor copy_to(const Tensor& t, Device device);
+// t itself when contiguous, else a fresh contiguous copy on the same device.
+Tensor contiguous_values(const Tensor& t);
 
 // True if the shapes are equal and |a-b| <= atol + rtol*|b| elementwise (NaNs equal when both NaN).
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

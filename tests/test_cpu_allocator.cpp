@@ -1,8 +1,8 @@
-// test_cpu_allocator.cpp — the CPU caching allocator (tensor/cpu/allocator.h): freed large blocks
+// test_cpu_allocator.cpp — the CPU caching allocator (tensor/allocator.h): freed large blocks
 // are reused for the next request of their size class, small ones bypass the cache, the statistics
 // add up, and empty_cache returns every free block.
 #include "cpu_testing.h"
-#include "tensor/cpu/allocator.h"
+#include "tensor/allocator.h"
 
 using namespace cxr;
 using namespace cxr::testing;

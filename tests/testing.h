@@ -14,9 +14,9 @@
 #include <map>
 #include <string>
 
-#include "autograd/gradcheck.h"
+#include "ops/gradcheck.h"
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/random.h"
 #include "tensor/safetensors.h"
 

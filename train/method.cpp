@@ -7,7 +7,7 @@
 #include "autograd/node.h"
 #include "nn/checkpoint.h"
 #include "nn/models/resnet.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "train/methods_impl.h"
 #include "train/run.h"
 

@@ -12,7 +12,7 @@
 #include "autograd/node.h"
 #include "mi/ranking.h"
 #include "nn/checkpoint.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "train/methods_impl.h"
 #include "train/run.h"
 

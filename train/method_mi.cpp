@@ -14,7 +14,7 @@
 #include "mi/bounds.h"
 #include "mi/critic.h"
 #include "mi/local.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "text/corpus.h"
 #include "train/methods_impl.h"
 

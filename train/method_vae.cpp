@@ -3,7 +3,7 @@
 // -log p(y|z). Adam 5e-4 (the paper's optimizer is unknown; the image encoders' reference value).
 // Predictions come from the label head at z = mu.
 #include "nn/models/vae.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "train/methods_impl.h"
 
 namespace cxr::train {

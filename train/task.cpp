@@ -7,7 +7,7 @@
 #include "data/csv.h"
 #include "eval/metrics.h"
 #include "tensor/file_io.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::train {
 

@@ -3,7 +3,7 @@
 
 #include "nn/checkpoint.h"
 #include "tensor/file_io.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "text/report.h"
 #include "train/methods_impl.h"
 

@@ -13,7 +13,7 @@
 #include "data/loader.h"
 #include "nn/checkpoint.h"
 #include "tensor/cpu/runtime.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "text/findings.h"
 #include "train/method.h"
 #include "train/progress.h"

@@ -8,7 +8,7 @@
 
 #include "autograd/node.h"
 #include "nn/init.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/safetensors.h"
 
 namespace cxr::nn {

@@ -7,7 +7,7 @@
 
 #include "autograd/node.h"
 #include "nn/optim.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::nn {
 

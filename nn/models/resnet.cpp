@@ -3,7 +3,7 @@
 #include "nn/models/resnet.h"
 
 #include "nn/init.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr::nn {
 

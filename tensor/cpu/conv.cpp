@@ -30,7 +30,7 @@
 // enough of them, otherwise each GEMM uses the threads; each output element is computed by one
 // kernel call in a fixed order. Backward weight sums per-group partial products in group order,
 // and the groups (4096 pixels or whole images for mechanism 1, images for the row-dot) depend only
-// on the shape, never on the thread count. Shapes and math: tensor/ops/conv.cpp.
+// on the shape, never on the thread count. Shapes and math: ops/conv.cpp.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -452,7 +452,7 @@ void conv2d_backward_input_fast(const Tensor& g_t, const Tensor& w, const Tensor
     }
     // Strided: col (CKK x cols) = Wm^T (CKK x O) · g[n] (O x cols), one column block at a time,
     // scattered into gx[n] in block order.
-    Tensor gc = g_t.is_contiguous() ? g_t : g_t.contiguous();
+    Tensor gc = contiguous_values(g_t);
     const T* wm = weight_matrix<T>(w, kScratchConv0);
     const int64_t P = g.P(), CKK = g.CKK();
     const int64_t block = std::max<int64_t>(64, (256 * 1024 / int64_t(sizeof(T))) / std::max<int64_t>(CKK, 1));
@@ -483,7 +483,7 @@ void conv2d_backward_weight_fast(const Tensor& g_t, const Tensor& x, const Tenso
   visit_floating(g_t.dtype(), "conv2d_backward_weight", [&]<typename T>() {
     const ConvGeom g = geometry(x, gw, g_t.size(2), g_t.size(3), p);
     const int64_t O = g.O, P = g.P(), CKK = g.CKK(), N = g.N;
-    Tensor gc = g_t.is_contiguous() ? g_t : g_t.contiguous();
+    Tensor gc = contiguous_values(g_t);
     const T* gp = gc.data<T>();
     const Image4<const T*> xi = image_of<const T>(x);
     T* out = gw.data<T>();

@@ -2,7 +2,7 @@
 // operands whose coalesced rows are contiguous (or broadcast scalars along the row) run the
 // vectorized loops of vec.h over threads; anything else (int64/bool arithmetic, dtype
 // conversions, rows with other strides) runs the reference kernel. Same contracts as
-// tensor/ops/elementwise.cpp and copy.cpp; every element is computed by the same expression as in
+// ops/elementwise.cpp and copy.cpp; every element is computed by the same expression as in
 // the reference, so the maps here are exact (bit-identical) except where an instruction set
 // contracts a*b+c into one FMA.
 #include <algorithm>

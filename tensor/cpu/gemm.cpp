@@ -11,7 +11,6 @@
 #endif
 
 #include "tensor/cpu/kernels.h"
-#include "tensor/ops.h"
 
 namespace cxr::cpu {
 

@@ -1,11 +1,16 @@
 // kernels.h — the fast CPU kernels, one per KernelTable that has one (the table names both its
-// reference and its fast kernel where it is defined, in tensor/ops/<family>.cpp). Each has the
+// reference and its fast kernel where it is defined, in ops/<family>.cpp). Each has the
 // signature of its table's Fn and the same contract; for inputs it does not cover (a dtype, a
 // layout) it calls the table's reference kernel. Tested against the reference kernels in
 // tests/test_cpu_*.cpp.
 #pragma once
 
-#include "tensor/ops.h"
+#include "tensor/kernels/conv.h"
+#include "tensor/kernels/copy.h"
+#include "tensor/kernels/elementwise.h"
+#include "tensor/kernels/linalg.h"
+#include "tensor/kernels/norm.h"
+#include "tensor/kernels/reduce.h"
 
 namespace cxr::cpu {
 

@@ -6,7 +6,7 @@
 //   backward: gx = a g + b x + c with, k = w invstd, M the count per channel (NORMALIZATION.md §1):
 //             training: a = k, b = -k invstd sum(g xhat) / M, c = -k sum(g) / M - b mean;
 //             eval:     a = k, b = c = 0
-// Same contracts and math as tensor/ops/norm.cpp (whose reference kernels do every element in
+// Same contracts and math as ops/norm.cpp (whose reference kernels do every element in
 // double); other layouts and dtypes run the reference. Cost: the forward reads x twice for the
 // statistics and once to normalize, and writes y: 4 passes of N*C*S values, memory-bound.
 #include <cmath>
@@ -165,7 +165,7 @@ namespace {
 template <typename T>
 std::vector<T> param_or(const Tensor& t, int64_t D, T fill) {
   if (!t.defined()) return std::vector<T>(size_t(D), fill);
-  Tensor c = t.contiguous();
+  Tensor c = contiguous_values(t);
   return std::vector<T>(c.data<T>(), c.data<T>() + D);
 }
 }  // namespace
@@ -215,7 +215,7 @@ void layer_norm_backward_fast(const Tensor& g, const Tensor& x, int64_t k, const
     for (int64_t d = x.dim() - k; d < x.dim(); ++d) D *= x.size(d);
     const int64_t rows = D == 0 ? 0 : x.numel() / D;
     const std::vector<T> w = param_or<T>(weight, D, T(1));
-    const Tensor mean_t = save_mean.contiguous(), rstd_t = save_rstd.contiguous();
+    const Tensor mean_t = contiguous_values(save_mean), rstd_t = contiguous_values(save_rstd);
     const T* pm = mean_t.data<T>();
     const T* pr = rstd_t.data<T>();
     const T* px = x.data<T>();

@@ -1,5 +1,5 @@
 // reduce.cpp — fast sum and softmax / log_softmax over contiguous float32/float64 tensors; other
-// cases run the reference kernels (tensor/ops/reduce.cpp, same contracts).
+// cases run the reference kernels (ops/reduce.cpp, same contracts).
 //   sum: the reduced dims must form x = [R1][K][R2] (reduced, kept, reduced; any may be 1). Sums
 //     accumulate in double lanes (vec.h) in an order fixed by the layout: a full reduction in
 //     blocks of 64Ki elements combined in block order, an inner reduction per kept element, an

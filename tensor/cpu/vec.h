@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "tensor/cpu/runtime.h"
-#include "tensor/ops/elementwise.h"
+#include "tensor/kernels/elementwise.h"
 
 namespace cxr::cpu {
 

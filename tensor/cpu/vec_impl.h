@@ -26,7 +26,7 @@ T sigmoid_value(T x) {  // as the reference: never exponentiates a large positiv
   return e / (T(1) + e);
 }
 
-// GELU (erf form) and its derivative, as the reference kernels write them (tensor/ops/elementwise.cpp).
+// GELU (erf form) and its derivative, as the reference kernels write them (ops/elementwise.cpp).
 template <typename T>
 T gelu_value(T x) {
   return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));

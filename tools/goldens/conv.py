@@ -1,4 +1,4 @@
-"""conv.py — PyTorch fixtures for tensor/ops/conv.cpp (see tests/test_conv.cpp).
+"""conv.py — PyTorch fixtures for ops/conv.cpp (see tests/test_conv.cpp).
 
 conv2d over stride/padding/dilation combinations, non-square kernels, no bias, pixels no window
 reaches, a channels-last (non-contiguous) input; max/avg/adaptive pools over their options,

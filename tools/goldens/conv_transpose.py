@@ -1,4 +1,4 @@
-"""conv_transpose.py — PyTorch fixtures for conv_transpose2d (tensor/ops/conv.cpp; see
+"""conv_transpose.py — PyTorch fixtures for conv_transpose2d (ops/conv.cpp; see
 tests/test_conv_transpose.cpp).
 
 Stride/padding/output_padding combinations, a non-square kernel with per-dimension parameters, no

@@ -1,4 +1,4 @@
-"""elementwise.py — PyTorch fixtures for tensor/ops/elementwise.cpp (see tests/test_elementwise.cpp)."""
+"""elementwise.py — PyTorch fixtures for ops/elementwise.cpp (see tests/test_elementwise.cpp)."""
 import torch
 import torch.nn.functional as F
 

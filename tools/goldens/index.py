@@ -1,4 +1,4 @@
-"""index.py — PyTorch fixtures for tensor/ops/index.cpp (see tests/test_index.cpp).
+"""index.py — PyTorch fixtures for ops/index.cpp (see tests/test_index.cpp).
 
 split/chunk return several views; a case checks them all at once as cat(piece_i * (i + 1)), so the
 piece count, their boundaries and the gradient reaching each piece are all visible in one tensor.

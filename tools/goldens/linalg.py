@@ -1,4 +1,4 @@
-"""linalg.py — PyTorch fixtures for tensor/ops/linalg.cpp (see tests/test_linalg.cpp).
+"""linalg.py — PyTorch fixtures for ops/linalg.cpp (see tests/test_linalg.cpp).
 
 Every torch.matmul shape rule: 1-D·1-D, 1-D promotion on either side, 2-D, batched, broadcast
 batch dims, the folded (N-D)·(2-D) case, and transposed (non-contiguous) operands, which the C++

@@ -1,4 +1,4 @@
-"""loss.py — PyTorch fixtures for tensor/ops/loss.cpp (see tests/test_loss.cpp)."""
+"""loss.py — PyTorch fixtures for ops/loss.cpp (see tests/test_loss.cpp)."""
 import torch
 import torch.nn.functional as F
 

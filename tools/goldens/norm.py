@@ -1,4 +1,4 @@
-"""norm.py — PyTorch fixtures for tensor/ops/norm.cpp (see tests/test_norm.cpp).
+"""norm.py — PyTorch fixtures for ops/norm.cpp (see tests/test_norm.cpp).
 
 batch_norm cases with running statistics use case_inplace: the running_mean/running_var after the
 update are stored as <case>.in<i>.after. Dropout cannot share PyTorch's random stream, so its

@@ -1,4 +1,4 @@
-"""reduce.py — PyTorch fixtures for tensor/ops/reduce.cpp (see tests/test_reduce.cpp).
+"""reduce.py — PyTorch fixtures for ops/reduce.cpp (see tests/test_reduce.cpp).
 
 max/min are torch.amax/amin (gradient split evenly among ties); sum_to has no torch name and is
 written as the sums it stands for.

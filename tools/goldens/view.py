@@ -1,4 +1,4 @@
-"""view.py — PyTorch fixtures for the views and copies (tensor/ops/view.cpp, copy.cpp).
+"""view.py — PyTorch fixtures for the views and copies (ops/view.cpp, copy.cpp).
 Each case multiplies by a fixed ramp after the view so that gradients are not all ones."""
 import torch
 

@@ -1,7 +1,7 @@
 // allocator.cpp — see allocator.h. One mutex around a map from size class to a stack of free
 // blocks; each block's class is found again at free time from a map of live blocks (only blocks of
 // >= kMinCachedBytes are tracked; a small block is recognized by not being in it).
-#include "tensor/cpu/allocator.h"
+#include "tensor/allocator.h"
 
 #include <cstdlib>
 #include <mutex>

@@ -7,7 +7,7 @@
 
 #include "autograd/node.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
 

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "tensor/dispatch.h"
+#include "tensor/kernels/index.h"
 #include "tensor/tensor.h"
 
 namespace cxr {
@@ -30,19 +30,5 @@ Tensor index_select_backward(const Tensor& grad_out, const Shape& input_shape, i
 Tensor gather_backward(const Tensor& grad_out, const Shape& input_shape, int64_t dim, const Tensor& index);
 // gw = zeros(num_embeddings, D); gw[indices[i]] += grad_out[i] for every position i of indices
 Tensor embedding_backward(const Tensor& grad_out, const Tensor& indices, int64_t num_embeddings);
-
-// ---- kernels (per device) ----
-// Each kernel validates its indices and throws naming `op` (the user-facing op), the index value
-// and the size of the indexed dim: 0 <= index < size (no negative indices, as in PyTorch).
-// index_select: out = x with dim replaced by index.numel(); index 1-D (any stride); out any strides.
-using IndexSelectFn = void(const char* op, const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out);
-// gather: out[..., j, ...] = x[..., index[..., j, ...], ...] along dim; out and index share a shape.
-using GatherFn = void(const char* op, const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out);
-// scatter_add (in place): dst[..., index[..., j, ...], ...] += src[..., j, ...] along dim; index and
-// src share a shape (index may be a stride-0 expansion, which gives index_add).
-using ScatterAddFn = void(const char* op, const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
-extern KernelTable<IndexSelectFn> index_select_kernel;
-extern KernelTable<GatherFn> gather_kernel;
-extern KernelTable<ScatterAddFn> scatter_add_kernel;
 
 }  // namespace cxr

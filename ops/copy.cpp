@@ -1,13 +1,14 @@
-// copy.cpp — fill_ and copy_ (with dtype conversion), and the differentiable copies built on them:
-// Tensor::contiguous, clone, to(dtype).
-//   clone:  y = x          dy/dx = I          clone_backward: gx = gy
-//   to:     y = T(x)       (floating->floating)  to_backward: gx = gy converted back to x's dtype
+// copy.cpp — fill_ and copy_ (with dtype conversion, and between devices), and the differentiable
+// copies built on them: Tensor::contiguous, clone, to(dtype), to(device).
+//   clone:      y = x       dy/dx = I              clone_backward:     gx = gy
+//   to(dtype):  y = T(x)    (floating->floating)   to_dtype_backward:  gx = gy converted back to x's dtype
+//   to(device): y = x       on another device      to_device_backward: gx = gy moved back to x's device
 #include <cmath>
 #include <limits>
 
 #include "autograd/node.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/strided_loop.h"
 
 namespace cxr {
@@ -56,9 +57,8 @@ void fill_(const Tensor& dst, double value) { fill_kernel(dst.device())(dst, val
 void copy_(const Tensor& dst, const Tensor& src) {
   CXR_CHECK(dst.shape() == src.shape(), "copy_: shape mismatch: destination ", shape_str(dst.shape()),
             " vs source ", shape_str(src.shape()));
-  CXR_CHECK(dst.device() == src.device(), "copy_: device mismatch: ", device_name(dst.device()), " vs ",
-            device_name(src.device()));
-  copy_kernel(dst.device())(dst, src);
+  // Between devices, the non-CPU side's backend does the transfer.
+  copy_kernel(dst.device() == Device::CPU ? src.device() : dst.device())(dst, src);
 }
 
 // ---- differentiable copies ----
@@ -72,6 +72,13 @@ struct ToDtypeBackward final : Node {
   explicit ToDtypeBackward(DType t) : input_dtype(t) {}
   const char* name() const override { return "to_dtype_backward"; }
   TensorList backward(const Tensor& grad) override { return {grad.to(input_dtype)}; }
+};
+
+struct ToDeviceBackward final : Node {
+  Device input_device;
+  explicit ToDeviceBackward(Device d) : input_device(d) {}
+  const char* name() const override { return "to_device_backward"; }
+  TensorList backward(const Tensor& grad) override { return {grad.to(input_device)}; }
 };
 
 Tensor Tensor::clone() const {
@@ -89,6 +96,14 @@ Tensor Tensor::to(DType target) const {
   copy_(out, *this);
   if (is_floating(target) && needs_grad({*this}))
     record(out, std::make_shared<ToDtypeBackward>(dtype()), {*this});
+  return out;
+}
+
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return *this;
+  Tensor out = copy_to(*this, target);
+  if (is_floating(dtype()) && needs_grad({*this}))
+    record(out, std::make_shared<ToDeviceBackward>(device()), {*this});
   return out;
 }
 

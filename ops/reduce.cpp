@@ -10,7 +10,7 @@
 
 #include "autograd/node.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/strided_loop.h"
 
 namespace cxr {

@@ -1,11 +1,11 @@
 // gradcheck.cpp — see gradcheck.h for the method and the tolerances.
-#include "autograd/gradcheck.h"
+#include "ops/gradcheck.h"
 
 #include <cmath>
 #include <sstream>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/random.h"
 #include "tensor/strided_loop.h"
 

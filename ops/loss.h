@@ -2,7 +2,7 @@
 //   cross_entropy: logits (N, C) or (N, C, d1, ...), target int64 (N) or (N, d1, ...) class indices.
 #pragma once
 
-#include "tensor/dispatch.h"
+#include "tensor/kernels/loss.h"
 #include "tensor/tensor.h"
 
 namespace cxr {
@@ -28,17 +28,5 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction =
 // number of non-ignored targets (a 0-dim tensor; undefined unless Mean).
 Tensor cross_entropy_backward(const Tensor& grad_out, const Tensor& log_probs, const Tensor& target,
                               int64_t ignore_index, Reduction reduction, const Tensor& total_weight);
-
-// ---- kernels ----
-// log_probs (N, C, *) floating; target (N, *) int64; loss and grad_loss (N, *); any of them strided.
-// forward: loss[n, *] = -log_probs[n, target[n, *], *], 0 where target == ignore_index; throws
-// naming cross_entropy, the bad target and C when a target lies outside [0, C).
-using CrossEntropyFn = void(const Tensor& log_probs, const Tensor& target, int64_t ignore_index, const Tensor& loss);
-// backward: grad_logits[n, c, *] = grad_loss[n, *] * (exp(log_probs[n, c, *]) - [c == target[n, *]]),
-// 0 where target == ignore_index. grad_logits is assigned, not accumulated (the engine sums).
-using CrossEntropyBackwardFn = void(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
-                                    const Tensor& grad_loss, const Tensor& grad_logits);
-extern KernelTable<CrossEntropyFn> cross_entropy_kernel;
-extern KernelTable<CrossEntropyBackwardFn> cross_entropy_backward_kernel;
 
 }  // namespace cxr

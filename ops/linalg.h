@@ -3,7 +3,7 @@
 //   added dim removed after; N-D: batched over the leading dims, which broadcast.
 #pragma once
 
-#include "tensor/dispatch.h"
+#include "tensor/kernels/linalg.h"
 #include "tensor/tensor.h"
 
 namespace cxr {
@@ -18,11 +18,5 @@ struct MatmulGrads {
 };
 MatmulGrads matmul_backward(const Tensor& grad_out, const Tensor& a, const Tensor& b, bool need_a = true,
                             bool need_b = true);
-
-// ---- kernels ----
-// Batched GEMM: a (B, M, K), b (B, K, N), out (B, M, N) contiguous; a and b may be strided views
-// (e.g. transposed) — the kernel reads them through their strides.
-using BmmFn = void(const Tensor& a, const Tensor& b, const Tensor& out);
-extern KernelTable<BmmFn> bmm_kernel;
 
 }  // namespace cxr

@@ -3,7 +3,7 @@
 // Tensor::contiguous/clone/to (differentiable) are built on copy_.
 #pragma once
 
-#include "tensor/dispatch.h"
+#include "tensor/kernels/copy.h"
 #include "tensor/tensor.h"
 
 namespace cxr {
@@ -11,10 +11,5 @@ namespace cxr {
 // In place, not recorded by autograd (use them on fresh tensors or under NoGradGuard).
 void fill_(const Tensor& dst, double value);
 void copy_(const Tensor& dst, const Tensor& src);  // shapes must match; dtypes may differ
-
-using FillFn = void(const Tensor& dst, double value);
-using CopyFn = void(const Tensor& dst, const Tensor& src);
-extern KernelTable<FillFn> fill_kernel;
-extern KernelTable<CopyFn> copy_kernel;
 
 }  // namespace cxr

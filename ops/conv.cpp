@@ -13,7 +13,7 @@
 
 #include "autograd/node.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr {
 

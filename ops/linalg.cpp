@@ -5,7 +5,7 @@
 // = a[i,k]; contracting with g gives ga = g b^T and gb = a^T g (see matmul_backward below).
 #include "autograd/node.h"
 #include "tensor/cpu/kernels.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 
 namespace cxr {
 

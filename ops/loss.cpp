@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
-#include "tensor/ops.h"
+#include "ops/ops.h"
 #include "tensor/strided_loop.h"
 
 namespace cxr {

@@ -5,17 +5,11 @@
 
 #include <optional>
 
-#include "tensor/dispatch.h"
+#include "tensor/kernels/elementwise.h"
 #include "tensor/tensor.h"
 
 namespace cxr {
 
-enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Relu, Gelu, Tanh, Sigmoid, Softplus,
-  // derivative helpers used by backward functions
-  ReluMask, GeluDerivative,
-};
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
 
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
@@ -69,18 +63,5 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
-
-// ---- kernels (per device) ----
-// unary: out = f(x) elementwise; x and out have the same shape (x may be strided); `params` is
-// read by softplus only. binary/where: inputs already expanded to out's shape.
-struct UnaryParams { double beta = 1, threshold = 20; };
-using UnaryFn = void(UnaryOp op, const Tensor& x, const Tensor& out, UnaryParams params);
-using BinaryFn = void(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
-using ClampFn = void(const Tensor& x, const Tensor& out, double lo, double hi);
-using WhereFn = void(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
-extern KernelTable<UnaryFn> unary_kernel;
-extern KernelTable<BinaryFn> binary_kernel;
-extern KernelTable<ClampFn> clamp_kernel;
-extern KernelTable<WhereFn> where_kernel;
 
 }  // namespace cxr
