@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "tensor/cpu/kernels.h"
 #include "ops/ops.h"
 
@@ -683,18 +684,53 @@ static void adaptive_avg_pool2d_backward_cpu(const Tensor& g_t, const Tensor& gx
   });
 }
 
-KernelTable<Conv2dFn> conv2d_kernel{"conv2d", conv2d_cpu, cpu::conv2d_fast};
-KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel{"conv2d_backward_input", conv2d_backward_input_cpu,
-                                                                cpu::conv2d_backward_input_fast};
-KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel{"conv2d_backward_weight", conv2d_backward_weight_cpu,
-                                                                  cpu::conv2d_backward_weight_fast};
-KernelTable<ConvTranspose2dFn> conv_transpose2d_kernel{"conv_transpose2d", conv_transpose2d_cpu, conv_transpose2d_fast};
-KernelTable<MaxPool2dFn> max_pool2d_kernel{"max_pool2d", max_pool2d_cpu};
-KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel{"max_pool2d_backward", max_pool2d_backward_cpu};
-KernelTable<AvgPool2dFn> avg_pool2d_kernel{"avg_pool2d", avg_pool2d_cpu};
-KernelTable<AvgPool2dBackwardFn> avg_pool2d_backward_kernel{"avg_pool2d_backward", avg_pool2d_backward_cpu};
-KernelTable<AdaptiveAvgPool2dFn> adaptive_avg_pool2d_kernel{"adaptive_avg_pool2d", adaptive_avg_pool2d_cpu};
-KernelTable<AdaptiveAvgPool2dBackwardFn> adaptive_avg_pool2d_backward_kernel{"adaptive_avg_pool2d_backward",
-                                                                             adaptive_avg_pool2d_backward_cpu};
+KernelTable<Conv2dFn> conv2d_kernel{"conv2d", {
+    .cpu_reference = conv2d_cpu,
+    .cpu_fast = cpu::conv2d_fast,
+    .cuda = CXR_CUDA_KERNEL(conv2d),
+    .cuda_library = CXR_CUDA_LIBRARY_KERNEL(cudnn_conv2d),
+}};
+KernelTable<Conv2dBackwardInputFn> conv2d_backward_input_kernel{"conv2d_backward_input", {
+    .cpu_reference = conv2d_backward_input_cpu,
+    .cpu_fast = cpu::conv2d_backward_input_fast,
+    .cuda = CXR_CUDA_KERNEL(conv2d_backward_input),
+    .cuda_library = CXR_CUDA_LIBRARY_KERNEL(cudnn_conv2d_backward_input),
+}};
+KernelTable<Conv2dBackwardWeightFn> conv2d_backward_weight_kernel{"conv2d_backward_weight", {
+    .cpu_reference = conv2d_backward_weight_cpu,
+    .cpu_fast = cpu::conv2d_backward_weight_fast,
+    .cuda = CXR_CUDA_KERNEL(conv2d_backward_weight),
+    .cuda_library = CXR_CUDA_LIBRARY_KERNEL(cudnn_conv2d_backward_weight),
+}};
+KernelTable<ConvTranspose2dFn> conv_transpose2d_kernel{"conv_transpose2d", {
+    .cpu_reference = conv_transpose2d_cpu,
+    .cpu_fast = conv_transpose2d_fast,
+    .cuda = CXR_CUDA_KERNEL(conv_transpose2d),
+    .cuda_library = CXR_CUDA_LIBRARY_KERNEL(cudnn_conv_transpose2d),
+}};
+KernelTable<MaxPool2dFn> max_pool2d_kernel{"max_pool2d", {
+    .cpu_reference = max_pool2d_cpu,
+    .cuda = CXR_CUDA_KERNEL(max_pool2d),
+}};
+KernelTable<MaxPool2dBackwardFn> max_pool2d_backward_kernel{"max_pool2d_backward", {
+    .cpu_reference = max_pool2d_backward_cpu,
+    .cuda = CXR_CUDA_KERNEL(max_pool2d_backward),
+}};
+KernelTable<AvgPool2dFn> avg_pool2d_kernel{"avg_pool2d", {
+    .cpu_reference = avg_pool2d_cpu,
+    .cuda = CXR_CUDA_KERNEL(avg_pool2d),
+}};
+KernelTable<AvgPool2dBackwardFn> avg_pool2d_backward_kernel{"avg_pool2d_backward", {
+    .cpu_reference = avg_pool2d_backward_cpu,
+    .cuda = CXR_CUDA_KERNEL(avg_pool2d_backward),
+}};
+KernelTable<AdaptiveAvgPool2dFn> adaptive_avg_pool2d_kernel{"adaptive_avg_pool2d", {
+    .cpu_reference = adaptive_avg_pool2d_cpu,
+    .cuda = CXR_CUDA_KERNEL(adaptive_avg_pool2d),
+}};
+KernelTable<AdaptiveAvgPool2dBackwardFn> adaptive_avg_pool2d_backward_kernel{"adaptive_avg_pool2d_backward", {
+    .cpu_reference = adaptive_avg_pool2d_backward_cpu,
+    .cuda = CXR_CUDA_KERNEL(adaptive_avg_pool2d_backward),
+}};
 
 }  // namespace cxr

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "tensor/cpu/kernels.h"
 #include "ops/ops.h"
 #include "tensor/strided_loop.h"
@@ -49,8 +50,16 @@ static void copy_cpu(const Tensor& dst, const Tensor& src) {
   });
 }
 
-KernelTable<FillFn> fill_kernel{"fill", fill_cpu, cpu::fill_fast};
-KernelTable<CopyFn> copy_kernel{"copy", copy_cpu, cpu::copy_fast};
+KernelTable<FillFn> fill_kernel{"fill", {
+    .cpu_reference = fill_cpu,
+    .cpu_fast = cpu::fill_fast,
+    .cuda = CXR_CUDA_KERNEL(fill),
+}};
+KernelTable<CopyFn> copy_kernel{"copy", {
+    .cpu_reference = copy_cpu,
+    .cpu_fast = cpu::copy_fast,
+    .cuda = CXR_CUDA_KERNEL(copy),
+}};
 
 void fill_(const Tensor& dst, double value) { fill_kernel(dst.device())(dst, value); }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "tensor/cpu/kernels.h"
 #include "ops/ops.h"
 #include "tensor/strided_loop.h"
@@ -501,9 +502,17 @@ static void where_cpu(const Tensor& cond, const Tensor& a, const Tensor& b, cons
   });
 }
 
-KernelTable<UnaryFn> unary_kernel{"unary", unary_cpu, cpu::unary_fast};
-KernelTable<BinaryFn> binary_kernel{"binary", binary_cpu, cpu::binary_fast};
-KernelTable<ClampFn> clamp_kernel{"clamp", clamp_cpu};
-KernelTable<WhereFn> where_kernel{"where", where_cpu};
+KernelTable<UnaryFn> unary_kernel{"unary", {
+    .cpu_reference = unary_cpu,
+    .cpu_fast = cpu::unary_fast,
+    .cuda = CXR_CUDA_KERNEL(unary),
+}};
+KernelTable<BinaryFn> binary_kernel{"binary", {
+    .cpu_reference = binary_cpu,
+    .cpu_fast = cpu::binary_fast,
+    .cuda = CXR_CUDA_KERNEL(binary),
+}};
+KernelTable<ClampFn> clamp_kernel{"clamp", {.cpu_reference = clamp_cpu, .cuda = CXR_CUDA_KERNEL(clamp)}};
+KernelTable<WhereFn> where_kernel{"where", {.cpu_reference = where_cpu, .cuda = CXR_CUDA_KERNEL(where)}};
 
 }  // namespace cxr

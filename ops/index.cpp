@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "ops/ops.h"
 #include "tensor/strided_loop.h"
 
@@ -302,8 +303,14 @@ static void scatter_add_cpu(const char* op, const Tensor& dst, int64_t dim, cons
   });
 }
 
-KernelTable<IndexSelectFn> index_select_kernel{"index_select", index_select_cpu};
-KernelTable<GatherFn> gather_kernel{"gather", gather_cpu};
-KernelTable<ScatterAddFn> scatter_add_kernel{"scatter_add", scatter_add_cpu};
+KernelTable<IndexSelectFn> index_select_kernel{"index_select", {
+    .cpu_reference = index_select_cpu,
+    .cuda = CXR_CUDA_KERNEL(index_select),
+}};
+KernelTable<GatherFn> gather_kernel{"gather", {.cpu_reference = gather_cpu, .cuda = CXR_CUDA_KERNEL(gather)}};
+KernelTable<ScatterAddFn> scatter_add_kernel{"scatter_add", {
+    .cpu_reference = scatter_add_cpu,
+    .cuda = CXR_CUDA_KERNEL(scatter_add),
+}};
 
 }  // namespace cxr

@@ -4,6 +4,7 @@
 // Math: out[i,j] = sum_k a[i,k] b[k,j], so d out[i,j] / d a[i,k] = b[k,j] and d out[i,j] / d b[k,j]
 // = a[i,k]; contracting with g gives ga = g b^T and gb = a^T g (see matmul_backward below).
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "tensor/cpu/kernels.h"
 #include "ops/ops.h"
 
@@ -151,6 +152,11 @@ static void bmm_cpu(const Tensor& a, const Tensor& b, const Tensor& out) {
   });
 }
 
-KernelTable<BmmFn> bmm_kernel{"bmm", bmm_cpu, cpu::bmm_fast};
+KernelTable<BmmFn> bmm_kernel{"bmm", {
+    .cpu_reference = bmm_cpu,
+    .cpu_fast = cpu::bmm_fast,
+    .cuda = CXR_CUDA_KERNEL(bmm),
+    .cuda_library = CXR_CUDA_LIBRARY_KERNEL(cublas_bmm),
+}};
 
 }  // namespace cxr

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "ops/ops.h"
 #include "tensor/strided_loop.h"
 
@@ -234,7 +235,13 @@ static void cross_entropy_backward_cpu(const Tensor& log_probs, const Tensor& ta
   });
 }
 
-KernelTable<CrossEntropyFn> cross_entropy_kernel{"cross_entropy", cross_entropy_cpu};
-KernelTable<CrossEntropyBackwardFn> cross_entropy_backward_kernel{"cross_entropy_backward", cross_entropy_backward_cpu};
+KernelTable<CrossEntropyFn> cross_entropy_kernel{"cross_entropy", {
+    .cpu_reference = cross_entropy_cpu,
+    .cuda = CXR_CUDA_KERNEL(cross_entropy),
+}};
+KernelTable<CrossEntropyBackwardFn> cross_entropy_backward_kernel{"cross_entropy_backward", {
+    .cpu_reference = cross_entropy_backward_cpu,
+    .cuda = CXR_CUDA_KERNEL(cross_entropy_backward),
+}};
 
 }  // namespace cxr

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "tensor/cpu/kernels.h"
 #include "ops/ops.h"
 #include "tensor/random.h"
@@ -378,14 +379,30 @@ static void dropout_mask_cpu(const Tensor& mask, double p, double scale, uint64_
   });
 }
 
-KernelTable<BatchNormForwardFn> batch_norm_forward_kernel{"batch_norm_forward", batch_norm_forward_cpu,
-                                                              cpu::batch_norm_forward_fast};
-KernelTable<BatchNormBackwardFn> batch_norm_backward_kernel{"batch_norm_backward", batch_norm_backward_cpu,
-                                                                cpu::batch_norm_backward_fast};
-KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", layer_norm_forward_cpu,
-                                                              cpu::layer_norm_forward_fast};
-KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", layer_norm_backward_cpu,
-                                                                cpu::layer_norm_backward_fast};
-KernelTable<DropoutMaskFn> dropout_mask_kernel{"dropout_mask", dropout_mask_cpu, cpu::dropout_mask_fast};
+KernelTable<BatchNormForwardFn> batch_norm_forward_kernel{"batch_norm_forward", {
+    .cpu_reference = batch_norm_forward_cpu,
+    .cpu_fast = cpu::batch_norm_forward_fast,
+    .cuda = CXR_CUDA_KERNEL(batch_norm_forward),
+}};
+KernelTable<BatchNormBackwardFn> batch_norm_backward_kernel{"batch_norm_backward", {
+    .cpu_reference = batch_norm_backward_cpu,
+    .cpu_fast = cpu::batch_norm_backward_fast,
+    .cuda = CXR_CUDA_KERNEL(batch_norm_backward),
+}};
+KernelTable<LayerNormForwardFn> layer_norm_forward_kernel{"layer_norm_forward", {
+    .cpu_reference = layer_norm_forward_cpu,
+    .cpu_fast = cpu::layer_norm_forward_fast,
+    .cuda = CXR_CUDA_KERNEL(layer_norm_forward),
+}};
+KernelTable<LayerNormBackwardFn> layer_norm_backward_kernel{"layer_norm_backward", {
+    .cpu_reference = layer_norm_backward_cpu,
+    .cpu_fast = cpu::layer_norm_backward_fast,
+    .cuda = CXR_CUDA_KERNEL(layer_norm_backward),
+}};
+KernelTable<DropoutMaskFn> dropout_mask_kernel{"dropout_mask", {
+    .cpu_reference = dropout_mask_cpu,
+    .cpu_fast = cpu::dropout_mask_fast,
+    .cuda = CXR_CUDA_KERNEL(dropout_mask),
+}};
 
 }  // namespace cxr

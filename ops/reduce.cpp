@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "autograd/node.h"
+#include "cuda/kernels.h"
 #include "tensor/cpu/kernels.h"
 #include "ops/ops.h"
 #include "tensor/strided_loop.h"
@@ -421,11 +422,28 @@ static void softmax_cpu(const Tensor& x, int64_t dim, bool log, const Tensor& ou
   });
 }
 
-KernelTable<SumFn> sum_kernel{"sum", sum_cpu, cpu::sum_fast};
-KernelTable<ExtremumFn> extremum_kernel{"max/min", extremum_cpu};
-KernelTable<ArgExtremumFn> arg_extremum_kernel{"argmax/argmin", arg_extremum_cpu};
-KernelTable<LogsumexpFn> logsumexp_kernel{"logsumexp", logsumexp_cpu};
-KernelTable<VarFn> var_kernel{"var", var_cpu};
-KernelTable<SoftmaxFn> softmax_kernel{"softmax", softmax_cpu, cpu::softmax_fast};
+KernelTable<SumFn> sum_kernel{"sum", {
+    .cpu_reference = sum_cpu,
+    .cpu_fast = cpu::sum_fast,
+    .cuda = CXR_CUDA_KERNEL(sum),
+}};
+KernelTable<ExtremumFn> extremum_kernel{"max/min", {
+    .cpu_reference = extremum_cpu,
+    .cuda = CXR_CUDA_KERNEL(extremum),
+}};
+KernelTable<ArgExtremumFn> arg_extremum_kernel{"argmax/argmin", {
+    .cpu_reference = arg_extremum_cpu,
+    .cuda = CXR_CUDA_KERNEL(arg_extremum),
+}};
+KernelTable<LogsumexpFn> logsumexp_kernel{"logsumexp", {
+    .cpu_reference = logsumexp_cpu,
+    .cuda = CXR_CUDA_KERNEL(logsumexp),
+}};
+KernelTable<VarFn> var_kernel{"var", {.cpu_reference = var_cpu, .cuda = CXR_CUDA_KERNEL(var)}};
+KernelTable<SoftmaxFn> softmax_kernel{"softmax", {
+    .cpu_reference = softmax_cpu,
+    .cpu_fast = cpu::softmax_fast,
+    .cuda = CXR_CUDA_KERNEL(softmax),
+}};
 
 }  // namespace cxr

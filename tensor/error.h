@@ -29,6 +29,24 @@ template <typename... Args>
   throw Error(detail::concat(args...));
 }
 
+// The op running on this thread, for errors raised below the op layer, where the op is not known
+// (a device out of memory inside empty(), a failed kernel launch). A public op opens an OpScope at
+// its entry; nested scopes (an op built on others) keep the outermost name.
+class OpScope {
+ public:
+  explicit OpScope(const char* op) : previous_(current_) {
+    if (current_ == nullptr) current_ = op;
+  }
+  ~OpScope() { current_ = previous_; }
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+  static const char* current() { return current_; }  // nullptr outside any op
+
+ private:
+  const char* previous_;
+  static inline thread_local const char* current_ = nullptr;
+};
+
 }  // namespace cxr
 
 // CXR_CHECK(cond, "op: ", "message parts ", value, ...) — throws cxr::Error when cond is false.

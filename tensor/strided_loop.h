@@ -5,6 +5,11 @@
 //
 //   for_each_offset<2>(out.shape(), {out.strides(), x.strides()},
 //                      [&](const Offsets<2>& o) { po[o[0]] = f(px[o[1]]); });
+//
+// coalesce_dims() is what the fast kernels walk instead (tensor/cpu/loops.h, cuda/indexing.cuh):
+// the same elements in the same order with fewer dims, adjacent dims merged wherever every
+// operand's strides allow it (a contiguous tensor becomes one dim, a per-channel broadcast over
+// NCHW rows of H*W) and size-1 dims dropped.
 #pragma once
 
 #include <array>
@@ -47,6 +52,30 @@ void for_each_offset(const Shape& shape, const std::array<Strides, N>& strides, 
       index[d] = 0;
     }
   }
+}
+
+template <size_t N>
+struct CoalescedDims {
+  Shape sizes;                     // empty for a single element
+  std::array<Strides, N> strides;  // per operand, one per kept dim
+};
+
+template <size_t N>
+CoalescedDims<N> coalesce_dims(const Shape& shape, const std::array<Strides, N>& strides) {
+  CoalescedDims<N> c;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;  // a size-1 dim moves nothing
+    bool merge = !c.sizes.empty();
+    for (size_t k = 0; k < N && merge; ++k) merge = c.strides[k].back() == strides[k][d] * shape[d];
+    if (merge) {
+      c.sizes.back() *= shape[d];
+      for (size_t k = 0; k < N; ++k) c.strides[k].back() = strides[k][d];
+    } else {
+      c.sizes.push_back(shape[d]);
+      for (size_t k = 0; k < N; ++k) c.strides[k].push_back(strides[k][d]);
+    }
+  }
+  return c;
 }
 
 }  // namespace cxr

@@ -9,6 +9,7 @@
 
 #include "tensor/cpu/runtime.h"
 #include "tensor/shape.h"
+#include "tensor/strided_loop.h"
 
 namespace cxr::cpu {
 
@@ -20,23 +21,12 @@ struct Rows {
   int64_t inner = 1, count = 1;  // row length, number of rows
 };
 
-// Coalesces (shape, strides of each operand) into rows.
+// Coalesces (shape, strides of each operand) into rows (tensor/strided_loop.h).
 template <size_t N>
 Rows<N> make_rows(const Shape& shape, const std::array<Strides, N>& strides) {
-  Shape s;
-  std::array<Strides, N> st;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;  // a size-1 dim moves nothing
-    bool merge = !s.empty();
-    for (size_t k = 0; k < N && merge; ++k) merge = st[k].back() == strides[k][d] * shape[d];
-    if (merge) {
-      s.back() *= shape[d];
-      for (size_t k = 0; k < N; ++k) st[k].back() = strides[k][d];
-    } else {
-      s.push_back(shape[d]);
-      for (size_t k = 0; k < N; ++k) st[k].push_back(strides[k][d]);
-    }
-  }
+  const CoalescedDims<N> c = coalesce_dims<N>(shape, strides);
+  const Shape& s = c.sizes;
+  const std::array<Strides, N>& st = c.strides;
   Rows<N> r;
   if (s.empty()) {  // a single element
     for (size_t k = 0; k < N; ++k) r.inner_stride[k] = 1;

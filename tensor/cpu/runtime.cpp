@@ -25,24 +25,6 @@
 
 namespace cxr {
 
-// ---- the reference/fast switch (declared in tensor/dispatch.h) ----
-namespace {
-CpuKernels kernels_from_env() {
-  const char* env = std::getenv("CXR_KERNELS");
-  if (env == nullptr || *env == '\0' || std::strcmp(env, "fast") == 0) return CpuKernels::Fast;
-  if (std::strcmp(env, "reference") == 0) return CpuKernels::Reference;
-  fail("CXR_KERNELS: expected 'reference' or 'fast', got '", env, "'");
-}
-std::atomic<CpuKernels>& kernels_setting() {
-  static std::atomic<CpuKernels> setting{kernels_from_env()};
-  return setting;
-}
-}  // namespace
-
-CpuKernels cpu_kernels() { return kernels_setting().load(std::memory_order_relaxed); }
-void set_cpu_kernels(CpuKernels k) { kernels_setting().store(k, std::memory_order_relaxed); }
-const char* cpu_kernels_name(CpuKernels k) { return k == CpuKernels::Fast ? "fast" : "reference"; }
-
 namespace cpu {
 
 // ---- instruction set ----
