@@ -15,6 +15,10 @@
 #   make demo         the whole pipeline on synthetic phantoms (tools/demo.sh): labels, text encoder,
 #                     the METHODS.md §12 experiment table, the HTML report; about 15 minutes on 2 cores
 #   make covid        the same methods on ../shared/data/covid-cxr (tools/covid.sh; docs/RESULTS.md)
+#   make test-cuda-emulated  the CUDA kernels compiled for the CPU emulator (cuda/emulator.h) and the
+#                     CUDA tests run on it: the backend checked against the CPU without a GPU
+#   make gpu-check    on a machine with an NVIDIA GPU: build with CUDA, every GPU test, the GPU
+#                     timings, one JSON (tools/gpu_check.sh; docs/CUDA.md). GPU_CHECK_OUT=DIR
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
@@ -25,8 +29,16 @@ ROUNDS ?= 3
 JOBS ?= $(shell nproc)
 NATIVE ?= 0
 CMAKE_FLAGS := -DCXR_NATIVE=$(if $(filter 1,$(NATIVE)),ON,OFF)
+# The CUDA toolkit lives at /usr/local/cuda on these machines, which need not be on PATH: CMake
+# finds nvcc through CUDACXX. Without one the backend is simply not built.
+ifeq ($(origin CUDACXX), undefined)
+  CUDACXX := $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+endif
+ifneq ($(CUDACXX),)
+  export CUDACXX
+endif
 
-.PHONY: all build deps test test-asan goldens bench bench-compare peer-openblas demo covid clean
+.PHONY: all build deps test test-asan test-cuda-emulated gpu-check goldens bench bench-compare peer-openblas demo covid clean
 
 all: build
 
@@ -44,6 +56,14 @@ test-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCXR_SANITIZE=ON > /dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -j $(JOBS) --output-on-failure
+
+test-cuda-emulated: deps
+	@cmake -S . -B build-cuda-emu -DCMAKE_BUILD_TYPE=Release -DCXR_PIPELINE=OFF -DCXR_CUDA_EMULATION=ON > /dev/null
+	@cmake --build build-cuda-emu -j $(JOBS)
+	@cd build-cuda-emu && ctest -j $(JOBS) --output-on-failure
+
+gpu-check: deps
+	@tools/gpu_check.sh
 
 goldens:
 	@tools/ensure_deps.sh $(GOLDEN_DEPS)
@@ -74,4 +94,4 @@ covid: deps
 	@THREADS=$(THREADS) tools/covid.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-cuda-emu build-gpu

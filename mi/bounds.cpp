@@ -62,7 +62,7 @@ Tensor seed_loss(const Tensor& scores, const Tensor& mask) {
 // -I_NCE with per-row normalizers K_i = 1 + (negatives in row i), per slice (L).
 Tensor infonce_loss(const Tensor& scores, const Tensor& mask, const MaskCounts& counts) {
   const int64_t B = scores.size(1);
-  Tensor in_row = logical_not(logical_and(logical_not(mask), logical_not(eye(B, {.dtype = DType::Bool}))));
+  Tensor in_row = logical_not(logical_and(logical_not(mask), logical_not(eye(B, {.dtype = DType::Bool, .device = mask.device()}))));
   Tensor row_lse = logsumexp(masked_fill(scores, logical_not(in_row), kNegInf), {2});  // (L, B)
   std::vector<double> log_k(B);
   for (int64_t i = 0; i < B; ++i) log_k[i] = std::log(static_cast<double>(1 + counts.per_row[i]));

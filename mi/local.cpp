@@ -71,7 +71,7 @@ LocalMiResult local_mi_loss(ConcatCritic& critic, const Tensor& f, const Tensor&
       }
       // Row i * L + m of the (B L, D) sample-major table is f_m(x_i); gather x'_i with gradient.
       Tensor table = f.flatten(2).transpose(1, 2).reshape({B * L, D});
-      Tensor selected = index_select(table, 0, from_vector(rows, {B}, {.dtype = DType::Int64}));
+      Tensor selected = index_select(table, 0, from_vector(rows, {B}, {.dtype = DType::Int64, .device = table.device()}));
       Tensor scores = critic.scores(selected, s);
       result.loss = mi_loss(bound, scores, mask);
       result.estimate = mi_estimate(bound, scores, mask);

@@ -70,7 +70,7 @@ RankingLoss ranking_loss(const Tensor& z_image, const Tensor& z_text, const std:
     else
       margin[i] = std::max(0.5, static_cast<double>(std::llabs(labels[i] - labels[j])));
   }
-  Tensor j_index = from_vector(imposter, {B}, {.dtype = DType::Int64});
+  Tensor j_index = from_vector(imposter, {B}, {.dtype = DType::Int64, .device = z_image.device()});
   Tensor m = from_vector(margin, {B}, z_image.options());
 
   Tensor paired = similarity(s, z_image, z_text);                                    // S(z_I[i], z_T[i])

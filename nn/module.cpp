@@ -100,6 +100,30 @@ static void convert_in_place(const Tensor& t, DType dtype) {
   impl->grad.reset();
 }
 
+// Rebinds t's TensorImpl to a copy of its values on `device`, keeping its identity like
+// convert_in_place; a gradient moves along.
+static void move_in_place(const Tensor& t, Device device) {
+  if (t.device() == device) return;
+  Tensor moved = contiguous_values(copy_to(t, device));
+  TensorImpl* impl = t.impl();
+  if (impl->grad) impl->grad = copy_to(Tensor(impl->grad), device).impl_ptr();
+  impl->storage = moved.impl()->storage;
+  impl->strides = moved.strides();
+  impl->offset = moved.offset();
+  impl->device = device;
+}
+
+void Module::to(Device device) {
+  for (auto& [name, t] : named_parameters()) move_in_place(t, device);
+  for (auto& [name, t] : named_buffers()) move_in_place(t, device);
+}
+
+Device Module::device() const {
+  for (auto& [name, t] : named_parameters()) return t.device();
+  for (auto& [name, t] : named_buffers()) return t.device();
+  return Device::CPU;
+}
+
 void Module::to(DType dtype) {
   CXR_CHECK(is_floating(dtype), type_name(), ".to: expected a floating dtype, got ", dtype_name(dtype));
   for (auto& [name, t] : named_parameters()) convert_in_place(t, dtype);

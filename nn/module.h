@@ -53,6 +53,13 @@ class Module {
   // created in the parameters' dtype.
   void to(DType dtype);
 
+  // ---- device ----
+  // Moves every parameter and buffer (and any gradient) to `device` in place, keeping identities
+  // as to(dtype) does, so optimizers built before the move keep updating the same tensors (their
+  // state follows with Optimizer::to). device() is the first parameter's (CPU for none).
+  void to(Device device);
+  Device device() const;
+
   // ---- gradients and freezing ----
   void zero_grad();
   // Sets requires_grad on every parameter whose full name matches the glob; returns how many.

@@ -83,10 +83,14 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     CXR_CHECK(p != params.end(), "optimizer state: '", key, "' names no parameter of this optimizer");
     CXR_CHECK(t.shape() == p->second->shape(), "optimizer state: '", key, "' has shape ", shape_str(t.shape()),
               " but the parameter has ", shape_str(p->second->shape()));
-    loaded[key] = t.to(p->second->dtype()).clone();
+    loaded[key] = t.to(p->second->dtype()).to(p->second->device()).clone();
   }
   state_ = std::move(loaded);
   steps_ = static_cast<int64_t>(step_it->second.item());
+}
+
+void Optimizer::to(Device device) {
+  for (auto& [key, t] : state_) t = copy_to(t, device);
 }
 
 void Optimizer::save(const std::string& path) const { write_safetensors(path, state_dict(), {{"format", "cxr-optimizer"}}); }

@@ -43,8 +43,10 @@ class Optimizer {
   // State as named tensors ("<param>.<slot>" plus "step"); load checks names and shapes.
   std::map<std::string, Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
-  void save(const std::string& path) const;
-  void load(const std::string& path);
+  void save(const std::string& path) const;  // from any device (written from a host copy)
+  void load(const std::string& path);        // onto the parameters' device
+  // Moves the state to `device` (after Module::to moved the parameters).
+  void to(Device device);
 
  protected:
   // The state tensor `slot` of parameter `name`, created as zeros like `param` on first use.

@@ -74,6 +74,7 @@ static Shape conv2d_output_shape(const char* op, const Shape& x, const Shape& w,
 // no window reaches (the floor in H_out) get 0.
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Shape& input_shape, Size2 stride,
                              Size2 padding, Size2 dilation) {
+  const OpScope op_scope("conv2d_backward_input");
   const char* op = "conv2d_backward_input";
   Conv2dParams p{stride, padding, dilation};
   check_floating_input(grad_out, op);
@@ -91,6 +92,7 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const
 //   gw[o,c,kh,kw] = sum_{n,oh,ow} g[n,o,oh,ow] x[n,c,oh*sh - ph + kh*dh, ow*sw - pw + kw*dw].
 Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape, Size2 stride,
                               Size2 padding, Size2 dilation) {
+  const OpScope op_scope("conv2d_backward_weight");
   const char* op = "conv2d_backward_weight";
   Conv2dParams p{stride, padding, dilation};
   check_floating_input(grad_out, op);
@@ -125,6 +127,7 @@ struct Conv2dBackward final : Node {
 // (cross-correlation, as PyTorch; x is zero outside [0,H) x [0,W): the padding).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
               Size2 dilation) {
+  const OpScope op_scope("conv2d");
   const char* op = "conv2d";
   Conv2dParams p{stride, padding, dilation};
   check_floating_input(x, op);
@@ -201,6 +204,7 @@ struct ConvTranspose2dBackward final : Node {
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
                         Size2 output_padding) {
+  const OpScope op_scope("conv_transpose2d");
   const char* op = "conv_transpose2d";
   check_floating_input(x, op);
   CXR_CHECK(weight.defined(), "conv_transpose2d: weight is undefined");
@@ -254,6 +258,7 @@ static void check_grad_out(const char* op, const Tensor& grad_out, const Shape& 
 // the index recorded in the forward (the first maximum) takes the whole gradient, as PyTorch; that
 // is a valid subgradient.
 Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Shape& input_shape) {
+  const OpScope op_scope("max_pool2d_backward");
   const char* op = "max_pool2d_backward";
   check_floating_input(grad_out, op);
   check_nchw(input_shape, op);
@@ -279,6 +284,7 @@ struct MaxPool2dBackward final : Node {
 // max_pool2d: out[n,c,oh,ow] = max over ih in [oh*sh - ph, +kH), iw in [ow*sw - pw, +kW) of x[n,c,ih,iw],
 // the padding being -inf (it never wins); indices record ih * W + iw of the maximum.
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+  const OpScope op_scope("max_pool2d_with_indices");
   const char* op = "max_pool2d";
   check_floating_input(x, op);
   Shape out_shape;
@@ -291,6 +297,7 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel,
 }
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+  const OpScope op_scope("max_pool2d");
   return max_pool2d_with_indices(x, kernel, stride, padding).first;
 }
 
@@ -299,6 +306,7 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
 //   gx[n,c,ih,iw] = sum over the windows (oh, ow) containing (ih, iw) of g[n,c,oh,ow] / divisor(oh, ow).
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, Size2 kernel, Size2 stride,
                            Size2 padding, bool count_include_pad) {
+  const OpScope op_scope("avg_pool2d_backward");
   const char* op = "avg_pool2d_backward";
   Shape expected;
   Pool2dParams p = pool2d_params(op, input_shape, kernel, stride, padding, &expected);
@@ -323,6 +331,7 @@ struct AvgPool2dBackward final : Node {
 // divisor counts the window's cells inside the padded input (count_include_pad, PyTorch's default)
 // or only those inside the input.
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bool count_include_pad) {
+  const OpScope op_scope("avg_pool2d");
   const char* op = "avg_pool2d";
   check_floating_input(x, op);
   Shape out_shape;
@@ -349,6 +358,7 @@ static void check_adaptive(const char* op, const Shape& x, Size2 output_size) {
 // adaptive_avg_pool2d_backward: as avg_pool2d with divisor = the window's size:
 //   gx[n,c,ih,iw] = sum over windows (oh, ow) containing (ih, iw) of g[n,c,oh,ow] / |window(oh, ow)|.
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape) {
+  const OpScope op_scope("adaptive_avg_pool2d_backward");
   const char* op = "adaptive_avg_pool2d_backward";
   check_floating_input(grad_out, op);
   CXR_CHECK(grad_out.dim() == 4, op, ": expected a 4-D grad_out, got ", shape_str(grad_out.shape()));
@@ -368,6 +378,7 @@ struct AdaptiveAvgPool2dBackward final : Node {
 
 // adaptive_avg_pool2d: out[n,c,i,j] = mean of x[n,c] over rows [start(i), end(i)) x cols [start(j), end(j)).
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
+  const OpScope op_scope("adaptive_avg_pool2d");
   const char* op = "adaptive_avg_pool2d";
   check_floating_input(x, op);
   check_adaptive(op, x.shape(), output_size);

@@ -91,6 +91,7 @@ struct ToDeviceBackward final : Node {
 };
 
 Tensor Tensor::clone() const {
+  const OpScope op_scope("clone");
   Tensor out = empty(shape(), options());
   copy_(out, *this);
   if (needs_grad({*this})) record(out, std::make_shared<CloneBackward>(), {*this});
@@ -100,6 +101,7 @@ Tensor Tensor::clone() const {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::to(DType target) const {
+  const OpScope op_scope("to");
   if (target == dtype()) return *this;
   Tensor out = empty(shape(), {target, device(), false});
   copy_(out, *this);
@@ -109,6 +111,7 @@ Tensor Tensor::to(DType target) const {
 }
 
 Tensor Tensor::to(Device target) const {
+  const OpScope op_scope("to");
   if (target == device()) return *this;
   Tensor out = copy_to(*this, target);
   if (is_floating(dtype()) && needs_grad({*this}))

@@ -30,6 +30,7 @@ static bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 
 static Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
+  const OpScope op_scope(name);
   check_same_device(a, b, name);
   CXR_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch: ", dtype_name(a.dtype()), " ",
             shape_str(a.shape()), " vs ", dtype_name(b.dtype()), " ", shape_str(b.shape()),
@@ -40,7 +41,15 @@ static Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
+static const char* unary_name(UnaryOp op) {
+  static const char* names[] = {"neg",  "exp",     "log",      "sqrt",      "rsqrt",     "abs",
+                                "sign", "relu",    "gelu",     "tanh",      "sigmoid",   "softplus",
+                                "relu_mask", "gelu_derivative"};
+  return names[static_cast<int>(op)];
+}
+
 static Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
+  const OpScope op_scope(unary_name(op));
   Tensor out = empty(x.shape(), x.options());
   unary_kernel(x.device())(op, x, out, params);
   return out;
@@ -57,6 +66,7 @@ struct AddBackward final : Node {
   TensorList backward(const Tensor& g) override { return {sum_to(g, a_shape), sum_to(g, b_shape)}; }
 };
 Tensor add(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("add");
   Tensor out = binary_op(BinaryOp::Add, a, b);
   record_op<AddBackward>(out, {a, b}, {}, a.shape(), b.shape());
   return out;
@@ -70,6 +80,7 @@ struct SubBackward final : Node {
   TensorList backward(const Tensor& g) override { return {sum_to(g, a_shape), sum_to(neg(g), b_shape)}; }
 };
 Tensor sub(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("sub");
   Tensor out = binary_op(BinaryOp::Sub, a, b);
   record_op<SubBackward>(out, {a, b}, {}, a.shape(), b.shape());
   return out;
@@ -84,6 +95,7 @@ struct MulBackward final : Node {
   }
 };
 Tensor mul(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("mul");
   Tensor out = binary_op(BinaryOp::Mul, a, b);
   record_op<MulBackward>(out, {a, b}, {a, b});
   return out;
@@ -98,6 +110,7 @@ struct DivBackward final : Node {
   }
 };
 Tensor div(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("div");
   CXR_CHECK(is_floating(a.dtype()), "div: needs floating tensors, got ", dtype_name(a.dtype()),
             " (convert with .to(DType::Float32))");
   Tensor out = binary_op(BinaryOp::Div, a, b);
@@ -116,6 +129,7 @@ struct PowBackward final : Node {
   }
 };
 Tensor pow(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("pow");
   CXR_CHECK(is_floating(a.dtype()), "pow: needs floating tensors, got ", dtype_name(a.dtype()));
   Tensor out = binary_op(BinaryOp::Pow, a, b);
   record_op<PowBackward>(out, {a, b}, {a, b, out});
@@ -133,6 +147,7 @@ struct PowScalarBackward final : Node {
   }
 };
 Tensor pow(const Tensor& x, double exponent) {
+  const OpScope op_scope("pow");
   CXR_CHECK(is_floating(x.dtype()), "pow: needs a floating tensor, got ", dtype_name(x.dtype()));
   Tensor out = binary_op(BinaryOp::Pow, x, scalar_like(exponent, x));
   record_op<PowScalarBackward>(out, {x}, {x}, exponent);
@@ -154,11 +169,13 @@ struct ExtremumBackward final : Node {
   }
 };
 Tensor maximum(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("maximum");
   Tensor out = binary_op(BinaryOp::Maximum, a, b);
   record_op<ExtremumBackward>(out, {a, b}, {a, b}, true);
   return out;
 }
 Tensor minimum(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("minimum");
   Tensor out = binary_op(BinaryOp::Minimum, a, b);
   record_op<ExtremumBackward>(out, {a, b}, {a, b}, false);
   return out;
@@ -171,6 +188,7 @@ struct NegBackward final : Node {
   TensorList backward(const Tensor& g) override { return {neg(g)}; }
 };
 Tensor neg(const Tensor& x) {
+  const OpScope op_scope("neg");
   Tensor out = unary_op(UnaryOp::Neg, x);
   record_op<NegBackward>(out, {x}, {});
   return out;
@@ -182,6 +200,7 @@ struct ExpBackward final : Node {
   TensorList backward(const Tensor& g) override { return {g * saved(0)}; }
 };
 Tensor exp(const Tensor& x) {
+  const OpScope op_scope("exp");
   Tensor out = unary_op(UnaryOp::Exp, x);
   record_op<ExpBackward>(out, {x}, {out});
   return out;
@@ -193,6 +212,7 @@ struct LogBackward final : Node {
   TensorList backward(const Tensor& g) override { return {g / saved(0)}; }
 };
 Tensor log(const Tensor& x) {
+  const OpScope op_scope("log");
   Tensor out = unary_op(UnaryOp::Log, x);
   record_op<LogBackward>(out, {x}, {x});
   return out;
@@ -204,6 +224,7 @@ struct SqrtBackward final : Node {
   TensorList backward(const Tensor& g) override { return {g / (2.0 * saved(0))}; }
 };
 Tensor sqrt(const Tensor& x) {
+  const OpScope op_scope("sqrt");
   Tensor out = unary_op(UnaryOp::Sqrt, x);
   record_op<SqrtBackward>(out, {x}, {out});
   return out;
@@ -218,6 +239,7 @@ struct RsqrtBackward final : Node {
   }
 };
 Tensor rsqrt(const Tensor& x) {
+  const OpScope op_scope("rsqrt");
   Tensor out = unary_op(UnaryOp::Rsqrt, x);
   record_op<RsqrtBackward>(out, {x}, {out});
   return out;
@@ -229,6 +251,7 @@ struct AbsBackward final : Node {
   TensorList backward(const Tensor& g) override { return {g * sign(saved(0))}; }
 };
 Tensor abs(const Tensor& x) {
+  const OpScope op_scope("abs");
   Tensor out = unary_op(UnaryOp::Abs, x);
   record_op<AbsBackward>(out, {x}, {x});
   return out;
@@ -240,6 +263,7 @@ struct SignBackward final : Node {
   TensorList backward(const Tensor& g) override { return {zeros_like(g)}; }
 };
 Tensor sign(const Tensor& x) {
+  const OpScope op_scope("sign");
   Tensor out = unary_op(UnaryOp::Sign, x);
   record_op<SignBackward>(out, {x}, {});
   return out;
@@ -257,6 +281,7 @@ struct ClampBackward final : Node {
   }
 };
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  const OpScope op_scope("clamp");
   CXR_CHECK(min || max, "clamp: at least one of min and max must be given");
   double lo = min.value_or(-INFINITY), hi = max.value_or(INFINITY);
   Tensor out = empty(x.shape(), x.options());
@@ -271,6 +296,7 @@ struct ReluBackward final : Node {
   TensorList backward(const Tensor& g) override { return {g * unary_op(UnaryOp::ReluMask, saved(0))}; }
 };
 Tensor relu(const Tensor& x) {
+  const OpScope op_scope("relu");
   Tensor out = unary_op(UnaryOp::Relu, x);
   record_op<ReluBackward>(out, {x}, {x});
   return out;
@@ -283,6 +309,7 @@ struct GeluBackward final : Node {
   TensorList backward(const Tensor& g) override { return {g * unary_op(UnaryOp::GeluDerivative, saved(0))}; }
 };
 Tensor gelu(const Tensor& x) {
+  const OpScope op_scope("gelu");
   Tensor out = unary_op(UnaryOp::Gelu, x);
   record_op<GeluBackward>(out, {x}, {x});
   return out;
@@ -297,6 +324,7 @@ struct TanhBackward final : Node {
   }
 };
 Tensor tanh(const Tensor& x) {
+  const OpScope op_scope("tanh");
   Tensor out = unary_op(UnaryOp::Tanh, x);
   record_op<TanhBackward>(out, {x}, {out});
   return out;
@@ -311,6 +339,7 @@ struct SigmoidBackward final : Node {
   }
 };
 Tensor sigmoid(const Tensor& x) {
+  const OpScope op_scope("sigmoid");
   Tensor out = unary_op(UnaryOp::Sigmoid, x);
   record_op<SigmoidBackward>(out, {x}, {out});
   return out;
@@ -328,6 +357,7 @@ struct SoftplusBackward final : Node {
   }
 };
 Tensor softplus(const Tensor& x, double beta, double threshold) {
+  const OpScope op_scope("softplus");
   Tensor out = unary_op(UnaryOp::Softplus, x, {beta, threshold});
   record_op<SoftplusBackward>(out, {x}, {x}, beta, threshold);
   return out;
@@ -342,11 +372,13 @@ Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Gt, a, 
 Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ge, a, b); }
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("logical_and");
   CXR_CHECK(a.dtype() == DType::Bool && b.dtype() == DType::Bool, "logical_and: expects bool tensors, got ",
             dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
   return where(a, b, scalar_tensor(0, {DType::Bool, a.device()}));
 }
 Tensor logical_not(const Tensor& a) {
+  const OpScope op_scope("logical_not");
   CXR_CHECK(a.dtype() == DType::Bool, "logical_not: expects a bool tensor, got ", dtype_name(a.dtype()));
   return where(a, scalar_tensor(0, {DType::Bool, a.device()}), scalar_tensor(1, {DType::Bool, a.device()}));
 }
@@ -363,6 +395,7 @@ struct WhereBackward final : Node {
   }
 };
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("where");
   CXR_CHECK(cond.dtype() == DType::Bool, "where: condition must be bool, got ", dtype_name(cond.dtype()));
   CXR_CHECK(a.dtype() == b.dtype(), "where: dtype mismatch: ", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()));
   check_same_device(a, b, "where");
@@ -375,6 +408,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  const OpScope op_scope("masked_fill");
   CXR_CHECK(broadcast_shapes(x.shape(), mask.shape(), "masked_fill") == x.shape(), "masked_fill: mask of shape ",
             shape_str(mask.shape()), " does not broadcast to the input's shape ", shape_str(x.shape()));
   return where(mask, scalar_like(value, x), x);  // backward: where_backward (gx = mask ? 0 : g)

@@ -46,6 +46,7 @@ struct CatBackward final : Node {
 };
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+  const OpScope op_scope("cat");
   CXR_CHECK(!tensors.empty(), "cat: expects a non-empty list of tensors");
   for (size_t i = 0; i < tensors.size(); ++i) CXR_CHECK(tensors[i].defined(), "cat: entry ", i, " is undefined");
   const Tensor& first = tensors[0];
@@ -81,6 +82,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
 // ---- stack ----
 // stack = cat of the inputs each unsqueezed at dim; its backward is unsqueeze's and cat's.
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
+  const OpScope op_scope("stack");
   CXR_CHECK(!tensors.empty(), "stack: expects a non-empty list of tensors");
   for (size_t i = 0; i < tensors.size(); ++i) {
     CXR_CHECK(tensors[i].defined(), "stack: entry ", i, " is undefined");
@@ -97,6 +99,7 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
 // ---- split, chunk ----
 // Pieces are narrow views of x (sharing its storage); their backward is slice_backward.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
+  const OpScope op_scope("split");
   CXR_CHECK(x.dim() > 0, "split: cannot split a zero-dimensional tensor");
   dim = wrap_dim(dim, x.dim(), "split");
   const int64_t n = x.shape()[dim];
@@ -117,6 +120,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
+  const OpScope op_scope("split");
   CXR_CHECK(x.dim() > 0, "split: cannot split a zero-dimensional tensor");
   dim = wrap_dim(dim, x.dim(), "split");
   const int64_t n = x.shape()[dim];
@@ -132,6 +136,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 // torch.chunk: pieces of ceil(n / chunks) (the last smaller), so there may be fewer than `chunks`
 // pieces (6 split into 4 chunks gives 3 pieces of 2); an empty dim gives `chunks` empty pieces.
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  const OpScope op_scope("chunk");
   CXR_CHECK(chunks > 0, "chunk: chunks must be positive, got ", chunks);
   CXR_CHECK(x.dim() > 0, "chunk: cannot chunk a zero-dimensional tensor");
   dim = wrap_dim(dim, x.dim(), "chunk");
@@ -153,6 +158,7 @@ struct IndexSelectBackward final : Node {
 };
 
 Tensor index_select_backward(const Tensor& grad_out, const Shape& input_shape, int64_t dim, const Tensor& index) {
+  const OpScope op_scope("index_select_backward");
   Tensor gx = zeros(input_shape, grad_out.options());
   Shape index_shape(grad_out.dim(), 1);
   index_shape[dim] = index.numel();
@@ -162,6 +168,7 @@ Tensor index_select_backward(const Tensor& grad_out, const Shape& input_shape, i
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  const OpScope op_scope("index_select");
   CXR_CHECK(x.dim() > 0, "index_select: expects an input with at least one dim, got shape ", shape_str(x.shape()));
   dim = wrap_dim(dim, x.dim(), "index_select");
   check_index_dtype(index, "index_select", "index");
@@ -188,12 +195,14 @@ struct GatherBackward final : Node {
 };
 
 Tensor gather_backward(const Tensor& grad_out, const Shape& input_shape, int64_t dim, const Tensor& index) {
+  const OpScope op_scope("gather_backward");
   Tensor gx = zeros(input_shape, grad_out.options());
   scatter_add_kernel(grad_out.device())("gather_backward", gx, dim, index, grad_out);
   return gx;
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  const OpScope op_scope("gather");
   CXR_CHECK(x.dim() > 0, "gather: expects an input with at least one dim, got shape ", shape_str(x.shape()));
   dim = wrap_dim(dim, x.dim(), "gather");
   check_index_dtype(index, "gather", "index");
@@ -220,6 +229,7 @@ struct EmbeddingBackward final : Node {
 };
 
 Tensor embedding_backward(const Tensor& grad_out, const Tensor& indices, int64_t num_embeddings) {
+  const OpScope op_scope("embedding_backward");
   const int64_t D = grad_out.size(-1), n = indices.numel();
   Tensor gw = zeros({num_embeddings, D}, grad_out.options());
   Tensor rows = indices.detach().reshape({n, 1}).expand({n, D});
@@ -228,6 +238,7 @@ Tensor embedding_backward(const Tensor& grad_out, const Tensor& indices, int64_t
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  const OpScope op_scope("embedding");
   CXR_CHECK(weight.dim() == 2, "embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape ",
             shape_str(weight.shape()));
   check_index_dtype(indices, "embedding", "indices");

@@ -60,6 +60,7 @@ static Shape matmul_shape(const Tensor& a2, const Tensor& b2, bool a_vector, boo
 // leaves accumulate in the engine (AccumulateGrad).
 MatmulGrads matmul_backward(const Tensor& grad_out, const Tensor& a_in, const Tensor& b_in, bool need_a,
                             bool need_b) {
+  const OpScope op_scope("matmul_backward");
   NoGradGuard no_grad;  // the backward's own ops are not recorded (no double backward yet)
   Tensor a = a_in.detach(), b = b_in.detach();
   Tensor a2 = promote_lhs(a), b2 = promote_rhs(b);
@@ -99,6 +100,7 @@ struct MatmulBackward final : Node {
 };
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  const OpScope op_scope("matmul");
   CXR_CHECK(a.defined() && b.defined(), "matmul: called with an undefined tensor");
   CXR_CHECK(a.device() == b.device(), "matmul: tensors on different devices (", device_name(a.device()), " vs ",
             device_name(b.device()), ")");

@@ -45,6 +45,7 @@ static void check_pointwise_pair(const Tensor& input, const Tensor& target, cons
 // positions (W = 0 gives a NaN mean, as PyTorch, and a zero gradient, since no position is used).
 Tensor cross_entropy_backward(const Tensor& grad_out, const Tensor& log_probs, const Tensor& target,
                               int64_t ignore_index, Reduction reduction, const Tensor& total_weight) {
+  const OpScope op_scope("cross_entropy_backward");
   Tensor grad_loss;
   switch (reduction) {
     case Reduction::None: grad_loss = grad_out; break;
@@ -67,6 +68,7 @@ struct CrossEntropyBackward final : Node {
 };
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, Reduction reduction) {
+  const OpScope op_scope("cross_entropy");
   CXR_CHECK(is_floating(logits.dtype()), "cross_entropy: logits must be floating, got ", dtype_name(logits.dtype()),
             " ", shape_str(logits.shape()));
   CXR_CHECK(target.dtype() == DType::Int64, "cross_entropy: target must hold int64 class indices, got ",
@@ -129,6 +131,7 @@ struct BceWithLogitsBackward final : Node {
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction reduction,
                                         const Tensor& pos_weight) {
+  const OpScope op_scope("binary_cross_entropy_with_logits");
   const char* op = "binary_cross_entropy_with_logits";
   check_pointwise_pair(logits, target, op);
   if (pos_weight.defined()) {
@@ -163,6 +166,7 @@ struct MseLossBackward final : Node {
 };
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  const OpScope op_scope("mse_loss");
   check_pointwise_pair(input, target, "mse_loss");
   Tensor diff, loss;
   {

@@ -48,6 +48,7 @@ struct BatchNormBackward final : Node {
 
 NormGrads batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
                               const Tensor& save_invstd, bool training, std::array<bool, 3> output_mask) {
+  const OpScope op_scope("batch_norm_backward");
   CXR_CHECK(grad_out.shape() == x.shape() && grad_out.dtype() == x.dtype(), "batch_norm_backward: gradient ",
             dtype_name(grad_out.dtype()), " ", shape_str(grad_out.shape()), " does not match the input ",
             dtype_name(x.dtype()), " ", shape_str(x.shape()));
@@ -63,6 +64,7 @@ NormGrads batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Ten
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
+  const OpScope op_scope("batch_norm");
   CXR_CHECK(x.dim() >= 2, "batch_norm: expects an input of shape (N, C) or (N, C, *), got ", shape_str(x.shape()));
   CXR_CHECK(is_floating(x.dtype()), "batch_norm: expects a floating input, got ", dtype_name(x.dtype()));
   const int64_t C = x.size(1);
@@ -109,6 +111,7 @@ struct LayerNormBackward final : Node {
 NormGrads layer_norm_backward(const Tensor& grad_out, const Tensor& x, const Shape& normalized_shape,
                               const Tensor& weight, const Tensor& save_mean, const Tensor& save_rstd,
                               std::array<bool, 3> output_mask) {
+  const OpScope op_scope("layer_norm_backward");
   CXR_CHECK(grad_out.shape() == x.shape() && grad_out.dtype() == x.dtype(), "layer_norm_backward: gradient ",
             dtype_name(grad_out.dtype()), " ", shape_str(grad_out.shape()), " does not match the input ",
             dtype_name(x.dtype()), " ", shape_str(x.shape()));
@@ -123,6 +126,7 @@ NormGrads layer_norm_backward(const Tensor& grad_out, const Tensor& x, const Sha
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
+  const OpScope op_scope("layer_norm");
   const int64_t k = static_cast<int64_t>(normalized_shape.size());
   CXR_CHECK(k >= 1, "layer_norm: normalized_shape must have at least one dim, got []");
   CXR_CHECK(x.dim() >= k && Shape(x.shape().end() - k, x.shape().end()) == normalized_shape,
@@ -154,6 +158,7 @@ struct DropoutBackward final : Node {
 Tensor dropout_backward(const Tensor& grad_out, const Tensor& mask_scaled) { return mul(grad_out, mask_scaled); }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  const OpScope op_scope("dropout");
   CXR_CHECK(p >= 0 && p <= 1, "dropout: probability p must be in [0, 1], got ", p);
   if (!training || p == 0) return x;
   CXR_CHECK(is_floating(x.dtype()), "dropout: expects a floating input, got ", dtype_name(x.dtype()));

@@ -47,6 +47,7 @@ struct SumBackward final : Node {
 };
 
 Tensor sum(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  const OpScope op_scope("sum");
   Dims dims = wrap_dims(dims_in, x.dim(), "sum");
   Shape keep = keepdim_shape(x.shape(), dims);
   Tensor out = empty(keep, x.options());
@@ -68,6 +69,7 @@ struct MeanBackward final : Node {
 };
 
 Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  const OpScope op_scope("mean");
   CXR_CHECK(is_floating(x.dtype()), "mean: needs a floating tensor, got ", dtype_name(x.dtype()));
   Dims dims = wrap_dims(dims_in, x.dim(), "mean");
   Shape keep = keepdim_shape(x.shape(), dims);
@@ -83,6 +85,7 @@ Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  const OpScope op_scope("sum_to");
   if (x.shape() == shape) return x;
   CXR_CHECK(x.dim() >= static_cast<int64_t>(shape.size()), "sum_to: cannot reduce shape ", shape_str(x.shape()),
             " to ", shape_str(shape));
@@ -141,6 +144,7 @@ struct ExtremumReduceBackward final : Node {
 };
 
 static Tensor extremum_reduce(bool is_max, const Tensor& x, const Dims& dims_in, bool keepdim) {
+  const OpScope op_scope("max/min");
   const char* op = is_max ? "max" : "min";
   Dims dims = wrap_dims(dims_in, x.dim(), op);
   check_nonempty(x, dims, op);
@@ -157,6 +161,7 @@ Tensor min(const Tensor& x, const Dims& dims, bool keepdim) { return extremum_re
 
 // ---- argmax / argmin: integer output, not differentiable (nothing is recorded) ----
 static Tensor arg_extremum(bool is_max, const Tensor& x, int64_t dim_in, bool keepdim) {
+  const OpScope op_scope("argmax/argmin");
   const char* op = is_max ? "argmax" : "argmin";
   int64_t dim = wrap_dim(dim_in, x.dim(), op);
   // A 0-dim tensor is a line of one element along its only (virtual) dim.
@@ -188,6 +193,7 @@ struct LogsumexpBackward final : Node {
 };
 
 Tensor logsumexp(const Tensor& x, const Dims& dims_in, bool keepdim) {
+  const OpScope op_scope("logsumexp");
   check_floating(x, "logsumexp");
   Dims dims = wrap_dims(dims_in, x.dim(), "logsumexp");
   Shape keep = keepdim_shape(x.shape(), dims);
@@ -217,6 +223,7 @@ struct VarBackward final : Node {
 };
 
 Tensor var(const Tensor& x, const Dims& dims_in, int64_t correction, bool keepdim) {
+  const OpScope op_scope("var");
   check_floating(x, "var");
   Dims dims = wrap_dims(dims_in, x.dim(), "var");
   Shape keep = keepdim_shape(x.shape(), dims);
@@ -234,9 +241,11 @@ Tensor var(const Tensor& x, const Dims& dims_in, int64_t correction, bool keepdi
 // log_softmax: y_i = x_i - m - log sum_j exp(x_j - m)
 //   dy_i/dx_k = [i = k] - softmax_k = [i = k] - exp(y_k)     gx = g - exp(y) * sum(g, dim)
 Tensor softmax_backward(const Tensor& grad_out, const Tensor& y, int64_t dim) {
+  const OpScope op_scope("softmax_backward");
   return y * (grad_out - sum(grad_out * y, {dim}, true));
 }
 Tensor log_softmax_backward(const Tensor& grad_out, const Tensor& y, int64_t dim) {
+  const OpScope op_scope("log_softmax_backward");
   return grad_out - exp(y) * sum(grad_out, {dim}, true);
 }
 
@@ -254,6 +263,7 @@ struct LogSoftmaxBackward final : Node {
 };
 
 Tensor softmax(const Tensor& x, int64_t dim_in) {
+  const OpScope op_scope("softmax");
   check_floating(x, "softmax");
   int64_t dim = wrap_dim(dim_in, x.dim(), "softmax");
   Tensor out = empty(x.shape(), x.options());
@@ -263,6 +273,7 @@ Tensor softmax(const Tensor& x, int64_t dim_in) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim_in) {
+  const OpScope op_scope("log_softmax");
   check_floating(x, "log_softmax");
   int64_t dim = wrap_dim(dim_in, x.dim(), "log_softmax");
   Tensor out = empty(x.shape(), x.options());

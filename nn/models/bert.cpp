@@ -188,10 +188,10 @@ Tensor BertEmbeddings::forward(const Tensor& input_ids, const Tensor& token_type
   if (words.requires_grad()) {
     // padding_idx: the pad row's value is used but receives no gradient. Pad positions take the
     // detached row: keep * w + (1 - keep) * w.detach() has the value w and the gradient keep * g.
-    Tensor keep = ne(input_ids, full({}, double(pad_token_id), {.dtype = DType::Int64})).to(words.dtype()).unsqueeze(-1);
+    Tensor keep = ne(input_ids, full({}, double(pad_token_id), input_ids.options())).to(words.dtype()).unsqueeze(-1);
     words = keep * words + (1.0 - keep) * words.detach();
   }
-  Tensor positions = arange(0, double(L), 1, {.dtype = DType::Int64});
+  Tensor positions = arange(0, double(L), 1, {.dtype = DType::Int64, .device = input_ids.device()});
   Tensor e = words + position_embeddings->forward(positions) + token_type_embeddings->forward(token_type_ids);
   return dropout->forward(layer_norm->forward(e));
 }
@@ -292,8 +292,8 @@ BertForwardOutput BertModel::forward(const Tensor& input_ids, const Tensor& atte
     CXR_CHECK(t.shape() == input_ids.shape() && t.dtype() == DType::Int64, "BertModel: ", name,
               " must be int64 shaped like input_ids ", shape_str(input_ids.shape()), ", got ", shape_str(t.shape()));
   };
-  Tensor types = token_type_ids.defined() ? token_type_ids : zeros({B, L}, {.dtype = DType::Int64});
-  Tensor mask = attention_mask.defined() ? attention_mask : ones({B, L}, {.dtype = DType::Int64});
+  Tensor types = token_type_ids.defined() ? token_type_ids : zeros({B, L}, input_ids.options());
+  Tensor mask = attention_mask.defined() ? attention_mask : ones({B, L}, input_ids.options());
   check_like(types, "token_type_ids");
   check_like(mask, "attention_mask");
   const DType dt = embeddings->word_embeddings->weight.dtype();
@@ -351,7 +351,7 @@ MaskedLMOutput BertForMaskedLM::forward(const Tensor& input_ids, const Tensor& a
   MaskedLMOutput out;
   out.encoder = bert->forward(input_ids, attention_mask, token_type_ids);
   const int64_t H = out.encoder.sequence_output.size(2);
-  Tensor flat_labels = labels.contiguous().view({-1});
+  Tensor flat_labels = contiguous_values(copy_to(labels, Device::CPU)).view({-1});  // read on the host
   std::vector<double> positions, targets;
   const int64_t* lab = flat_labels.data<int64_t>();
   for (int64_t i = 0; i < flat_labels.numel(); ++i) {
@@ -361,10 +361,11 @@ MaskedLMOutput BertForMaskedLM::forward(const Tensor& input_ids, const Tensor& a
   }
   out.num_predicted = static_cast<int64_t>(positions.size());
   if (positions.empty()) return out;
-  Tensor index = from_vector(positions, {}, {.dtype = DType::Int64});
+  const Device device = out.encoder.sequence_output.device();
+  Tensor index = from_vector(positions, {}, {.dtype = DType::Int64, .device = device});
   Tensor selected = index_select(out.encoder.sequence_output.reshape({-1, H}), 0, index);  // (M, H)
   out.logits = prediction_scores(selected);                                                  // (M, V)
-  out.labels = from_vector(targets, {}, {.dtype = DType::Int64});
+  out.labels = from_vector(targets, {}, {.dtype = DType::Int64, .device = device});
   out.loss = cross_entropy(out.logits, out.labels);
   return out;
 }

@@ -99,7 +99,7 @@ VaeOutput SemiSupervisedVAE::forward(const Tensor& x, Generator* sample_gen) {
   if (sample_gen != nullptr) {
     // Reparameterisation: z = mu + sigma * eps, sigma = exp(logvar / 2); eps carries no gradient,
     // so d z / d mu = 1 and d z / d logvar = sigma * eps / 2.
-    Tensor eps = randn(out.mu.shape(), {.dtype = out.mu.dtype()}, sample_gen);
+    Tensor eps = randn(out.mu.shape(), out.mu.options(), sample_gen);
     out.z = out.mu + exp(out.logvar * 0.5) * eps;
   } else {
     out.z = out.mu;
@@ -112,7 +112,7 @@ VaeOutput SemiSupervisedVAE::forward(const Tensor& x, Generator* sample_gen) {
 Tensor SemiSupervisedVAE::regressor_probabilities(const Tensor& f, int64_t num_classes) {
   CXR_CHECK(f.dim() == 2 && f.size(1) == 1, "vae: regressor output must be (N, 1), got ", shape_str(f.shape()));
   // log N(k; f, 1) up to a constant, for each class k; softmax over k normalises.
-  Tensor k = arange(double(num_classes), {.dtype = f.dtype()}).view({1, num_classes});
+  Tensor k = arange(double(num_classes), f.options()).view({1, num_classes});
   Tensor diff = k - f;  // (N, C)
   return softmax(diff * diff * -0.5, 1);
 }
@@ -176,13 +176,13 @@ VaeLoss vae_loss(const VaeOutput& out, const Tensor& x, const Tensor& labels, co
   if (c.head == "classifier") {
     label_sum = cross_entropy(out.label_logits, labels, /*ignore_index=*/-1, Reduction::Sum);
   } else {
-    Tensor is_labelled = ge(labels, scalar_tensor(0, {.dtype = DType::Int64}));
+    Tensor is_labelled = ge(labels, scalar_tensor(0, labels.options()));
     Tensor target = labels.to(out.label_logits.dtype()).view({N, 1});
     Tensor err = out.label_logits - target;
     Tensor nll = err * err * 0.5;
     label_sum = sum(where(is_labelled.view({N, 1}), nll, zeros_like(nll)));
   }
-  loss.label = loss.labelled > 0 ? label_sum * (1.0 / double(loss.labelled)) : zeros({}, {.dtype = x.dtype()});
+  loss.label = loss.labelled > 0 ? label_sum * (1.0 / double(loss.labelled)) : zeros({}, x.options());
   loss.total = loss.reconstruction + loss.kl * c.beta + label_sum * (c.label_weight * inv_n);
   return loss;
 }
