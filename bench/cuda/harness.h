@@ -1,0 +1,73 @@
+// harness.h — the kernel study's bench, cxr-kernels (bench/cuda/, docs/KERNELS.md), in the style of
+// llm.c's dev/cuda: for every op family, every problem shape and every version of its ladder
+// (cuda/kernels/versions.h), first CHECK the version against the CPU reference
+// (|out - ref| <= atol + rtol |ref|, non-finite reference values skipped and counted; a version
+// that fails is not timed), then TIME it with CUDA events after an L2 flush (the median of >= 20
+// runs), next to the library (cuBLAS/cuDNN) on the same problem in the same run.
+//
+// A family registers itself from its own file (bench/cuda/<op>.cpp) with a FamilyRegistration.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda/kernels/versions.h"
+#include "tensor/tensor.h"
+
+namespace cxr::bench {
+
+// The library's slot among the versions of a Case::run.
+inline constexpr int kLibrary = 0;
+
+struct Problem {
+  std::string label;   // e.g. "4096x4096x4096", "layer3 conv 3x3 16->32 at 64x64, batch 64"
+  double flops = 0;    // counted, for GFLOP/s (0: a memory-bound op, reported in GB/s)
+  double bytes = 0;    // the minimum bytes moved, for GB/s
+  std::vector<int64_t> dims;  // the shape numbers the family's make() reads
+};
+
+// One problem with its inputs on the device and its CPU reference, ready to run any version.
+class Case {
+ public:
+  virtual ~Case() = default;
+  virtual void run(int version) = 0;       // writes output(); kLibrary runs the library
+  virtual Tensor output() const = 0;       // the device result of the last run
+  virtual const Tensor& reference() const = 0;  // the CPU reference result
+};
+
+struct Tolerance {
+  double atol = 1e-5, rtol = 1e-4;
+};
+
+struct Family {
+  std::string op;                      // the ladder's op
+  std::string library;                 // "cuBLAS", "cuDNN", or "" when none is compared
+  const cuda::KernelLadder* ladder = nullptr;
+  std::function<std::vector<Problem>(bool quick)> problems;  // quick: small shapes for checks only
+  std::function<std::unique_ptr<Case>(const Problem&)> make;
+  std::function<Tolerance(const cuda::KernelVersion&, const Problem&)> tolerance;
+};
+
+std::vector<Family>& families();
+
+struct FamilyRegistration {
+  explicit FamilyRegistration(Family f) { families().push_back(std::move(f)); }
+};
+
+// ---- the check, shared with the tests ----
+struct CheckResult {
+  bool ok = true;
+  int64_t checked = 0, bad = 0, non_finite_reference = 0;
+  double max_abs_error = 0, max_rel_error = 0;
+  std::string first_bad;  // "index 17: 1.25 vs reference 1.5"
+};
+CheckResult check_against_reference(const Tensor& output, const Tensor& reference, Tolerance tol);
+
+// Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
+struct Peaks {
+  double fp32_gflops = 0, tf32_gflops = 0, bf16_gflops = 0, dram_gbps = 0;
+};
+
+}  // namespace cxr::bench
