@@ -53,7 +53,7 @@ test: build
 	@cd build && ctest -j $(JOBS) --output-on-failure
 
 test-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCXR_SANITIZE=ON > /dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCXR_SANITIZE=ON -DCXR_CUDA=OFF > /dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -j $(JOBS) --output-on-failure
 
