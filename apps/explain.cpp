@@ -20,7 +20,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -36,6 +35,7 @@
 #include "interpret/gradcam.h"
 #include "interpret/run_models.h"
 #include "ops/ops.h"
+#include "tensor/file_io.h"
 #include "text/report.h"
 
 namespace cxr::apps {
@@ -74,30 +74,6 @@ json numbers(const Tensor& t) {
 }
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// Writes through a temporary file and a rename, so a reader never sees half a file.
-void write_text_file(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CXR_CHECK(out, tmp, ": cannot open for writing");
-    out << content;
-    out.flush();
-    CXR_CHECK(out, tmp, ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  CXR_CHECK(!ec, path, ": cannot rename the temporary file into place: ", ec.message());
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, path, ": cannot open (", fs::exists(path) ? "unreadable" : "no such file", ")");
-  std::ostringstream s;
-  s << in.rdbuf();
-  CXR_CHECK(!in.bad(), path, ": read failed");
-  return s.str();
-}
-
 // Everything the per-input steps share.
 struct Session {
   const ExplainOptions& opt;
@@ -130,7 +106,7 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
             {"overlay", png_name},
             {"colormap", "cubehelix(start 0.5, rotations -0.7, hue 2.0)"},
             {"alpha", 0.45}};
-  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
+  write_file_atomic((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {png_name, json_name};
 }
 
@@ -140,7 +116,7 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
   const interpret::TextModel& tm = *s.text_model;
   // What the trainer feeds the text encoder (train/text_side.cpp): the Findings/Impression/...
   // sections of the report (METHODS.md §1), unless --no-extract.
-  const std::string raw = read_text_file(path);
+  const std::string raw = read_file(path, "report");
   const text::Extraction extraction =
       s.opt.no_extract ? text::Extraction{raw, text::ExtractionSource::kWholeReport} : text::extract_report_text(raw);
   const std::string& report = extraction.text;
@@ -196,8 +172,8 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
       " attention from [CLS], averaged over heads and summed over word pieces (attention is not attribution; see "
       "docs/INTERPRETATION.md).</p>\n</body></html>\n";
   const std::string html_name = stem + "_attention.html", json_name = stem + "_attention.json";
-  write_text_file((fs::path(s.opt.out) / html_name).string(), html);
-  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
+  write_file_atomic((fs::path(s.opt.out) / html_name).string(), html);
+  write_file_atomic((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {html_name, json_name};
 }
 

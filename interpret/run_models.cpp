@@ -2,13 +2,12 @@
 #include "interpret/run_models.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "nn/checkpoint.h"
-#include "tensor/error.h"
 #include "ops/ops.h"
+#include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "tensor/safetensors.h"
 
 namespace cxr::interpret {
@@ -16,14 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, path, ": cannot open (", fs::exists(path) ? "unreadable" : "no such file", ")");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A path from config.json: relative ones are relative to the run directory.
 std::string in_run_dir(const std::string& run_dir, const std::string& path) {

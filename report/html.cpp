@@ -13,13 +13,13 @@
 #include <optional>
 #include <set>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "report/base64.h"
 #include "report/fragment.h"
 #include "report/run_files.h"
 #include "report/svg.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace cxr::report {
 
@@ -540,7 +540,7 @@ std::string explain_html(const RunFiles& run, const ReportOptions& o) {
         s += note(fs::path(item.gradcam_png).filename().string() + " is " + std::to_string(size) +
                   " bytes, above the limit of " + std::to_string(o.max_image_bytes) + "; not embedded.");
       } else {
-        std::string bytes = data::read_text_file(item.gradcam_png);
+        std::string bytes = read_file(item.gradcam_png);
         CXR_CHECK(is_png(bytes), item.gradcam_png, ": not a PNG file (no PNG signature)");
         data::Image image = data::decode_image(bytes, item.gradcam_png);  // validates; throws naming the file
         int64_t h = image.pixels.shape()[0], w = image.pixels.shape()[1];
@@ -555,7 +555,7 @@ std::string explain_html(const RunFiles& run, const ReportOptions& o) {
       if (!ec && size > static_cast<uintmax_t>(o.max_image_bytes)) {
         s += note(fs::path(item.attention_html).filename().string() + " is too large to embed.");
       } else {
-        s += "<div class=\"attention\">" + sanitize_fragment(data::read_text_file(item.attention_html)) + "</div>";
+        s += "<div class=\"attention\">" + sanitize_fragment(read_file(item.attention_html)) + "</div>";
       }
     }
     s += "</figure>\n";

@@ -8,7 +8,7 @@
 #include <set>
 #include <tuple>
 
-#include "data/csv.h"
+#include "tensor/file_io.h"
 #include "tensor/error.h"
 
 namespace cxr::report {
@@ -26,7 +26,7 @@ Json parse_json(const std::string& text, const std::string& where) {
   }
 }
 
-Json read_json_file(const std::string& path) { return parse_json(data::read_text_file(path), path); }
+Json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
 
 const Json* member(const Json& object, const std::string& key) {
   auto it = object.find(key);
@@ -155,7 +155,7 @@ RunConfig read_config(const std::string& path) {
 }
 
 TrainingLog read_metrics_log(const std::string& path) {
-  std::string text = data::read_text_file(path);
+  std::string text = read_file(path);
   TrainingLog log;
   size_t start = 0;
   int64_t line_number = 0;

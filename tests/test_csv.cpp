@@ -1,12 +1,12 @@
-// test_csv.cpp — data/csv: quoted fields with delimiters, quotes and line breaks, CRLF, BOM, blank
+// test_csv.cpp — text/csv: quoted fields with delimiters, quotes and line breaks, CRLF, BOM, blank
 // lines, trailing delimiters, round trips through csv_record, and errors that name file and line.
 #include <string>
 
-#include "data/csv.h"
 #include "testing.h"
+#include "text/csv.h"
 
 using namespace cxr;
-using namespace cxr::data;
+using namespace cxr::text;
 
 namespace {
 template <typename Fn>

@@ -12,10 +12,10 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "data/csv.h"
 #include "data/dicom.h"
 #include "data/image.h"
 #include "data/transforms.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -165,16 +165,16 @@ TEST_CASE("read_dicom: broken and unsupported files give errors naming the file"
   const fs::path dir = temp_dir("broken");
   const std::string missing = (dir / "missing.dcm").string();
   CHECK(contains(error_of([&] { read_dicom(missing); }), missing + ": cannot read DICOM: no such file"));
-  write_text_file((dir / "text.dcm").string(), "this is not a DICOM file at all, just some text that is long enough............");
+  write_file_atomic((dir / "text.dcm").string(), "this is not a DICOM file at all, just some text that is long enough............");
   CHECK(contains(error_of([&] { read_dicom((dir / "text.dcm").string()); }), "text.dcm: "));
-  write_text_file((dir / "empty.dcm").string(), "");
+  write_file_atomic((dir / "empty.dcm").string(), "");
   CHECK(contains(error_of([&] { read_dicom((dir / "empty.dcm").string()); }), "empty.dcm: "));
   auto raw = ramp(40, 30, 4095);
   write_dicom(dir / "ok.dcm", 40, 30, raw);
-  const std::string bytes = read_text_file((dir / "ok.dcm").string());
+  const std::string bytes = read_file((dir / "ok.dcm").string());
   // Truncated at several points: always an error, never a crash (run under ASan).
   for (size_t cut : {size_t(10), size_t(132), size_t(200), bytes.size() / 2, bytes.size() - 3}) {
-    write_text_file((dir / "cut.dcm").string(), bytes.substr(0, cut));
+    write_file_atomic((dir / "cut.dcm").string(), bytes.substr(0, cut));
     INFO("cut at ", cut);
     CHECK(contains(error_of([&] { read_dicom((dir / "cut.dcm").string()); }), "cut.dcm: "));
   }
@@ -193,12 +193,12 @@ TEST_CASE("cxr convert-dicom converts a MIMIC tree with MIMIC names and reports 
   fs::create_directories(study);
   write_dicom(study / "02aa804e-bde0afdd.dcm", 40, 30, ramp(40, 30, 4095, 1));
   write_dicom(study / "2a2277a9-b0ded155.dcm", 30, 40, ramp(30, 40, 4095, 2));
-  write_text_file((study / "broken.dcm").string(), "DICM?");
+  write_file_atomic((study / "broken.dcm").string(), "DICM?");
   const std::string cmd = std::string(CXR_CLI_PATH) + " convert-dicom --size 16 --mimic-names --threads 2 --out-dir " +
                           (dir / "png").string() + " " + (dir / "files").string() + " > /dev/null 2> " + (dir / "err.txt").string();
   int rc = std::system(cmd.c_str());
   CHECK(WEXITSTATUS(rc) == 1);  // one file failed
-  CHECK(contains(read_text_file((dir / "err.txt").string()), "broken.dcm"));
+  CHECK(contains(read_file((dir / "err.txt").string()), "broken.dcm"));
   Image a = load_image((dir / "png" / "p10000032_s50414267_02aa804e-bde0afdd.png").string());
   CHECK(a.pixels.shape() == Shape{21, 16});
   Image b = load_image((dir / "png" / "p10000032_s50414267_2a2277a9-b0ded155.png").string());

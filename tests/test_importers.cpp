@@ -7,10 +7,10 @@
 #include <map>
 #include <set>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "data/importers.h"
 #include "data/manifest.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -32,7 +32,7 @@ fs::path temp_dir(const std::string& name) {
 
 void touch(const fs::path& p, const std::string& text = "") {
   fs::create_directories(p.parent_path());
-  write_text_file(p.string(), text);
+  write_file_atomic(p.string(), text);
 }
 
 // Every patient in exactly one split.

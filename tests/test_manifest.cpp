@@ -7,8 +7,8 @@
 #include <map>
 #include <set>
 
-#include "data/csv.h"
 #include "data/manifest.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -74,7 +74,7 @@ TEST_CASE("manifest: write and read back, with inline reports and extra targets"
   const std::string path = dir + "/manifest.csv";
   write_manifest(path, m);
   std::filesystem::create_directories(dir + "/reports");
-  write_text_file(dir + "/reports/b2.txt", "IMPRESSION: No acute process.\n");
+  write_file_atomic(dir + "/reports/b2.txt", "IMPRESSION: No acute process.\n");
 
   Manifest r = read_manifest(path);
   REQUIRE(r.rows.size() == 2);
@@ -101,7 +101,7 @@ TEST_CASE("manifest: validation errors name the file and the line") {
       "Fracture,LungLesion,LungOpacity,NoFinding,PleuralEffusion,PleuralOther,Pneumonia,Pneumothorax,SupportDevices\n";
   const std::string ok = "x,x.png,,1,1,train,2,-2.0,1.0,0,,,,,,,,,,,\n";
   auto write = [&](const std::string& name, const std::string& body) {
-    write_text_file(dir + "/" + name, body);
+    write_file_atomic(dir + "/" + name, body);
     return dir + "/" + name;
   };
   CHECK(read_manifest(write("ok.csv", head + ok)).rows[0].chexpert[1] == 1);

@@ -10,11 +10,11 @@
 #include <map>
 #include <set>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "data/manifest.h"
 #include "data/montage.h"
 #include "data/phantom.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;

@@ -9,11 +9,11 @@
 #include <set>
 
 #include "autograd/node.h"
-#include "data/csv.h"
 #include "data/loader.h"
 #include "nn/checkpoint.h"
-#include "tensor/cpu/runtime.h"
 #include "ops/ops.h"
+#include "tensor/cpu/runtime.h"
+#include "text/csv.h"
 #include "text/findings.h"
 #include "train/method.h"
 #include "train/progress.h"
@@ -55,7 +55,7 @@ bool in_splits(const data::ManifestRow& row, const std::vector<std::string>& spl
 // Replaces the training rows' labels by those of a `cxr label` CSV, matched on the manifest id or on
 // the report file name without its extension.
 void apply_label_csv(data::Manifest& m, const TrainOptions& o, const std::string& path, bool edema) {
-  data::CsvTable t = data::read_csv(path);
+  text::CsvTable t = text::read_csv(path);
   const int64_t key_col = t.require_column("report");
   std::map<std::string, size_t> by_key;
   for (size_t r = 0; r < t.rows.size(); ++r) by_key[report_key(t.rows[r][size_t(key_col)])] = r;
