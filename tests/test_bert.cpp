@@ -2,8 +2,6 @@
 // tools/bert_reference.py (fixtures tests/goldens/bert.safetensors from tools/goldens/bert.py):
 // forward, attention probabilities and every parameter gradient, the MLM head, loading a
 // HuggingFace-style pretraining checkpoint, configs, dropout determinism and save/load.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -39,10 +37,6 @@ std::unique_ptr<BertForMaskedLM> golden_mlm() {
   CHECK(r.complete());
   m->eval();
   return m;
-}
-
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_bert_" + std::to_string(::getpid()) + "_" + name)).string();
 }
 
 // Tolerances measured against PyTorch float32 (docs/BERT.md): outputs differ by <= ~1e-6 because

@@ -83,13 +83,6 @@ double scaled_error(const Tensor& actual, const Tensor& expected, const std::str
   return scale > 0 ? worst / scale : worst;
 }
 
-std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("cxr_interpret_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
@@ -102,7 +95,6 @@ void write_text(const std::string& path, const std::string& content) {
   out << content;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 // doctest::Contains for a std::string built at run time (it copies the text).
 doctest::Contains has(const std::string& part) { return doctest::Contains(part.c_str()); }
 
@@ -196,7 +188,7 @@ struct RunDir {
   nn::BertConfig bert_config;
 };
 RunDir write_run_dir(const std::string& name, bool text, bool classifier) {
-  RunDir r{temp_dir(name), tiny_bert_config()};
+  RunDir r{fresh_temp_dir("interpret_" + name), tiny_bert_config()};
   r.bert_config.max_position_embeddings = 40;
   json config = {{"method", text ? "joint" : "image"},
                  {"arch", "resnet128_6_2_1"},
@@ -746,7 +738,7 @@ TEST_CASE("interpret: models load from a run directory, errors name the file") {
 
 TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match the library") {
   RunDir run = write_run_dir("cli", true, true);
-  const std::string inputs = temp_dir("cli_inputs"), out = run.dir + "/out";
+  const std::string inputs = fresh_temp_dir("interpret_cli_inputs"), out = run.dir + "/out";
   const std::string png = write_test_png(inputs + "/study 1.png");
   const std::string report_path = inputs + "/report.txt";
   const std::string report =
@@ -836,7 +828,7 @@ TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match
 
 TEST_CASE("interpret: cxr explain errors and exit codes") {
   RunDir run = write_run_dir("cli_errors", false, false);
-  const std::string inputs = temp_dir("cli_errors_inputs"), out = run.dir + "/explain";
+  const std::string inputs = fresh_temp_dir("interpret_cli_errors_inputs"), out = run.dir + "/explain";
   const std::string png = write_test_png(inputs + "/a.png");
   write_text(inputs + "/r.txt", "mild edema");
   write_text(inputs + "/notes.doc", "x");

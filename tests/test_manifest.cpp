@@ -1,8 +1,6 @@
 // test_manifest.cpp — data/manifest: write/read round trip with inline multi-line reports and
 // extra columns, validation errors with file:line, report paths vs inline text, and patient-level
 // splits (no patient in two splits, reproducible by seed, independent of row order, folds).
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <set>
@@ -13,26 +11,9 @@
 
 using namespace cxr;
 using namespace cxr::data;
+using namespace cxr::testing;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("cxr_manifest_" + std::to_string(::getpid()) + "_" + name);
-  std::filesystem::create_directories(p);
-  return p.string();
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a cxr::Error");
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Manifest sample(int patients, int images_per_patient) {
   Manifest m;
@@ -51,7 +32,7 @@ Manifest sample(int patients, int images_per_patient) {
 }  // namespace
 
 TEST_CASE("manifest: write and read back, with inline reports and extra targets") {
-  const std::string dir = temp_dir("rt");
+  const std::string dir = fresh_temp_dir("manifest_rt");
   Manifest m;
   m.extra_columns = {"severity", "view"};
   ManifestRow a;
@@ -95,7 +76,7 @@ TEST_CASE("manifest: write and read back, with inline reports and extra targets"
 }
 
 TEST_CASE("manifest: validation errors name the file and the line") {
-  const std::string dir = temp_dir("bad");
+  const std::string dir = fresh_temp_dir("manifest_bad");
   const std::string head =
       "id,image,report,patient_id,study_id,split,edema,Atelectasis,Cardiomegaly,Consolidation,Edema,EnlargedCardiomediastinum,"
       "Fracture,LungLesion,LungOpacity,NoFinding,PleuralEffusion,PleuralOther,Pneumonia,Pneumothorax,SupportDevices\n";

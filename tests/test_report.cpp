@@ -33,9 +33,6 @@ size_t count(const std::string& haystack, const std::string& needle) {
   for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + needle.size())) ++n;
   return n;
 }
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // Markup that marks the page (data-pwned on <html>) if it ever runs: hostile strings carry it, the
 // Chromium test looks for the mark. No quotes are needed for it to work, so escaping quotes alone
