@@ -35,6 +35,8 @@
 #include "interpret/gradcam.h"
 #include "interpret/run_models.h"
 #include "ops/ops.h"
+#include "runs/run_config.h"
+#include "runs/run_dir.h"
 #include "tensor/file_io.h"
 #include "text/report.h"
 
@@ -77,7 +79,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 // Everything the per-input steps share.
 struct Session {
   const ExplainOptions& opt;
-  interpret::RunConfig config;
+  runs::RunConfig config;
   std::unique_ptr<nn::ResNet> image_model;
   std::unique_ptr<interpret::TextModel> text_model;
 };
@@ -89,7 +91,7 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
   Tensor x = data::resized(s.config.resize, data::eval_transform(size))(image.pixels, unused).reshape({1, 1, size, size});
   interpret::GradCam cam = interpret::grad_cam(*s.image_model, x, s.opt.target, s.opt.layer);
 
-  const std::string png_name = stem + "_gradcam.png", json_name = stem + "_gradcam.json";
+  const std::string png_name = stem + runs::RunPaths::kGradcamPngSuffix, json_name = stem + runs::RunPaths::kGradcamJsonSuffix;
   data::write_png((fs::path(s.opt.out) / png_name).string(), interpret::overlay(x, cam.heatmap), 8);
   json rows = json::array();
   for (int64_t u = 0; u < cam.cam.size(0); ++u) rows.push_back(numbers(cam.cam.select(0, u)));
@@ -111,8 +113,8 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
 }
 
 std::vector<std::string> explain_report(Session& s, const std::string& path, const std::string& stem) {
-  CXR_CHECK(s.text_model, path, ": this run has no text encoder (", s.config.run_dir,
-            "/config.json has no text_model), so reports cannot be explained");
+  CXR_CHECK(s.text_model, path, ": this run has no text encoder (", runs::RunPaths(s.config.run_dir).config(),
+            " has no text_model), so reports cannot be explained");
   const interpret::TextModel& tm = *s.text_model;
   // What the trainer feeds the text encoder (train/text_side.cpp): the Findings/Impression/...
   // sections of the report (METHODS.md §1), unless --no-extract.
@@ -171,7 +173,8 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
       ". Highlight: the text encoder's layer " + std::to_string(w.layer) +
       " attention from [CLS], averaged over heads and summed over word pieces (attention is not attribution; see "
       "docs/INTERPRETATION.md).</p>\n</body></html>\n";
-  const std::string html_name = stem + "_attention.html", json_name = stem + "_attention.json";
+  const std::string html_name = stem + runs::RunPaths::kAttentionHtmlSuffix,
+                    json_name = stem + runs::RunPaths::kAttentionJsonSuffix;
   write_file_atomic((fs::path(s.opt.out) / html_name).string(), html);
   write_file_atomic((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {html_name, json_name};
@@ -179,7 +182,7 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
 
 int run_explain(const ExplainOptions& opt_in) {
   ExplainOptions opt = opt_in;
-  if (opt.out.empty()) opt.out = (fs::path(opt.checkpoint) / "explain").string();
+  if (opt.out.empty()) opt.out = runs::RunPaths(opt.checkpoint).explain_dir();
   Session s{opt, {}, nullptr, nullptr};
   bool any_image = false, any_report = false;
   for (const auto& in : opt.inputs) {
@@ -187,7 +190,7 @@ int run_explain(const ExplainOptions& opt_in) {
     any_report = any_report || kind_of(in) == InputKind::Report;
   }
   try {
-    s.config = interpret::read_run_config(opt.checkpoint);
+    s.config = runs::read_run_config(opt.checkpoint);
     if (any_image) {
       // Arguments first (from config.json alone), then the model.
       const auto num_layers = static_cast<int64_t>(nn::resnet_config(s.config.arch).layer_channels.size());

@@ -24,6 +24,7 @@
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
 #include "resnet_testing.h"
+#include "runs/run_config.h"
 #include "testing.h"
 #include "text/report.h"
 #include "text/unicode.h"
@@ -675,7 +676,7 @@ TEST_CASE("interpret: highlighted report HTML escapes hostile text") {
 
 TEST_CASE("interpret: models load from a run directory, errors name the file") {
   RunDir run = write_run_dir("load", true, true);
-  interpret::RunConfig c = interpret::read_run_config(run.dir);
+  runs::RunConfig c = runs::read_run_config(run.dir);
   CHECK(c.arch == "resnet128_6_2_1");
   CHECK(c.num_outputs == 4);
   CHECK(c.image_size == 128);
@@ -702,24 +703,24 @@ TEST_CASE("interpret: models load from a run directory, errors name the file") {
         std::vector<double>{0.5, 0.5});
 
   // Errors.
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir + "/nope"), doctest::Contains("nope: not a run directory"),
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir + "/nope"), doctest::Contains("nope: not a run directory"),
                        Error);
   RunDir image_only = write_run_dir("load_image_only", false, false);
   CHECK_THROWS_WITH_AS(interpret::load_text_model(image_only.dir), has(image_only.dir + "/config.json: no text_model"),
                        Error);
   const std::string cfg = run.dir + "/config.json";
   write_text(cfg, "{\"arch\": \"resnet128_6_2_1\"");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": invalid JSON"), Error);
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), has(cfg + ": invalid JSON"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1"})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": missing required field 'num_outputs'"), Error);
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), has(cfg + ": missing required field 'num_outputs'"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": "four"})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("field 'num_outputs' must be an integer"),
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), doctest::Contains("field 'num_outputs' must be an integer"),
                        Error);
   write_text(cfg, R"({"arch": "resnet99", "num_outputs": 4})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("unknown architecture 'resnet99'"),
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), doctest::Contains("unknown architecture 'resnet99'"),
                        Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 4, "image_size": 256})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("image_size 256 does not match"), Error);
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), doctest::Contains("image_size 256 does not match"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 3})");
   CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir),
                        has(run.dir + "/model.safetensors: image_model (resnet128_6_2_1, 3 outputs)"), Error);

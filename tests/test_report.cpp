@@ -14,7 +14,7 @@
 #include "report/base64.h"
 #include "report/fragment.h"
 #include "report/html.h"
-#include "report/run_files.h"
+#include "runs/run_files.h"
 #include "report/svg.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
