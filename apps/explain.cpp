@@ -48,7 +48,7 @@ using nlohmann::json;
 
 struct ExplainOptions {
   std::string checkpoint;
-  std::string weights = "model.safetensors";
+  std::string weights = runs::RunPaths::kModelFile;
   std::string layer = "layer6";
   int64_t target = -1;
   int attention_layer = -1;

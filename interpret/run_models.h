@@ -15,6 +15,7 @@
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
 #include "runs/run_config.h"
+#include "runs/run_dir.h"
 #include "text/wordpiece.h"
 
 namespace cxr::interpret {
@@ -22,7 +23,7 @@ namespace cxr::interpret {
 // `weights`: a file name inside the run directory (model.safetensors; best.safetensors for the best
 // epoch) or a path containing '/' (used as given).
 std::unique_ptr<nn::ResNet> load_image_model(const std::string& run_dir,
-                                             const std::string& weights = "model.safetensors");
+                                             const std::string& weights = runs::RunPaths::kModelFile);
 
 struct TextModel {
   std::unique_ptr<nn::BertModel> bert;
@@ -31,7 +32,7 @@ struct TextModel {
   int64_t max_seq_length = runs::kDefaultMaxSeqLength;
 };
 // Throws if config.json has no text_model.
-TextModel load_text_model(const std::string& run_dir, const std::string& weights = "model.safetensors");
+TextModel load_text_model(const std::string& run_dir, const std::string& weights = runs::RunPaths::kModelFile);
 
 // Class probabilities from one image's or report's logits (C): per-output sigmoids for the
 // multi-label "findings" task and for one-output models, softmax otherwise.

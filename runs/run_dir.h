@@ -25,7 +25,8 @@ class RunPaths {
   std::string file(const std::string& name) const;  // dir / name
 
   std::string config() const { return file("config.json"); }
-  std::string model() const { return file("model.safetensors"); }      // weights of the last epoch
+  static constexpr const char* kModelFile = "model.safetensors";
+  std::string model() const { return file(kModelFile); }               // weights of the last epoch
   std::string best_model() const { return file("best.safetensors"); }  // of the best validation epoch
   std::string metrics() const { return file("metrics.jsonl"); }
   static constexpr std::string_view kEvalPrefix = "eval-";  // eval-<split>.json
