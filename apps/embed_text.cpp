@@ -8,14 +8,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "apps/command.h"
 #include "autograd/node.h"
 #include "nn/models/bert.h"
+#include "tensor/file_io.h"
 #include "text/corpus.h"
 #include "text/wordpiece.h"
 
@@ -60,11 +59,7 @@ void run_embed(const EmbedArgs& a) {
     if (a.lines) {
       for (auto& d : text::read_corpus({path}, {.csv_columns = {"findings", "impression"}})) docs.push_back(std::move(d));
     } else {
-      std::ifstream in(path, std::ios::binary);
-      CXR_CHECK(in, "embed-text: cannot open ", path);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      docs.push_back({path, ss.str()});
+      docs.push_back({path, read_file(path, "report")});
     }
   }
   for (const auto& d : docs) {

@@ -20,7 +20,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -36,6 +35,9 @@
 #include "interpret/gradcam.h"
 #include "interpret/run_models.h"
 #include "ops/ops.h"
+#include "runs/run_config.h"
+#include "runs/run_dir.h"
+#include "tensor/file_io.h"
 #include "text/report.h"
 
 namespace cxr::apps {
@@ -46,7 +48,7 @@ using nlohmann::json;
 
 struct ExplainOptions {
   std::string checkpoint;
-  std::string weights = "model.safetensors";
+  std::string weights = runs::RunPaths::kModelFile;
   std::string layer = "layer6";
   int64_t target = -1;
   int attention_layer = -1;
@@ -74,34 +76,10 @@ json numbers(const Tensor& t) {
 }
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// Writes through a temporary file and a rename, so a reader never sees half a file.
-void write_text_file(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CXR_CHECK(out, tmp, ": cannot open for writing");
-    out << content;
-    out.flush();
-    CXR_CHECK(out, tmp, ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  CXR_CHECK(!ec, path, ": cannot rename the temporary file into place: ", ec.message());
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, path, ": cannot open (", fs::exists(path) ? "unreadable" : "no such file", ")");
-  std::ostringstream s;
-  s << in.rdbuf();
-  CXR_CHECK(!in.bad(), path, ": read failed");
-  return s.str();
-}
-
 // Everything the per-input steps share.
 struct Session {
   const ExplainOptions& opt;
-  interpret::RunConfig config;
+  runs::RunConfig config;
   std::unique_ptr<nn::ResNet> image_model;
   std::unique_ptr<interpret::TextModel> text_model;
 };
@@ -113,7 +91,7 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
   Tensor x = data::resized(s.config.resize, data::eval_transform(size))(image.pixels, unused).reshape({1, 1, size, size});
   interpret::GradCam cam = interpret::grad_cam(*s.image_model, x, s.opt.target, s.opt.layer);
 
-  const std::string png_name = stem + "_gradcam.png", json_name = stem + "_gradcam.json";
+  const std::string png_name = stem + runs::RunPaths::kGradcamPngSuffix, json_name = stem + runs::RunPaths::kGradcamJsonSuffix;
   data::write_png((fs::path(s.opt.out) / png_name).string(), interpret::overlay(x, cam.heatmap), 8);
   json rows = json::array();
   for (int64_t u = 0; u < cam.cam.size(0); ++u) rows.push_back(numbers(cam.cam.select(0, u)));
@@ -130,17 +108,17 @@ std::vector<std::string> explain_image(Session& s, const std::string& path, cons
             {"overlay", png_name},
             {"colormap", "cubehelix(start 0.5, rotations -0.7, hue 2.0)"},
             {"alpha", 0.45}};
-  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
+  write_file_atomic((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {png_name, json_name};
 }
 
 std::vector<std::string> explain_report(Session& s, const std::string& path, const std::string& stem) {
-  CXR_CHECK(s.text_model, path, ": this run has no text encoder (", s.config.run_dir,
-            "/config.json has no text_model), so reports cannot be explained");
+  CXR_CHECK(s.text_model, path, ": this run has no text encoder (", runs::RunPaths(s.config.run_dir).config(),
+            " has no text_model), so reports cannot be explained");
   const interpret::TextModel& tm = *s.text_model;
   // What the trainer feeds the text encoder (train/text_side.cpp): the Findings/Impression/...
   // sections of the report (METHODS.md §1), unless --no-extract.
-  const std::string raw = read_text_file(path);
+  const std::string raw = read_file(path, "report");
   const text::Extraction extraction =
       s.opt.no_extract ? text::Extraction{raw, text::ExtractionSource::kWholeReport} : text::extract_report_text(raw);
   const std::string& report = extraction.text;
@@ -195,15 +173,16 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
       ". Highlight: the text encoder's layer " + std::to_string(w.layer) +
       " attention from [CLS], averaged over heads and summed over word pieces (attention is not attribution; see "
       "docs/INTERPRETATION.md).</p>\n</body></html>\n";
-  const std::string html_name = stem + "_attention.html", json_name = stem + "_attention.json";
-  write_text_file((fs::path(s.opt.out) / html_name).string(), html);
-  write_text_file((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
+  const std::string html_name = stem + runs::RunPaths::kAttentionHtmlSuffix,
+                    json_name = stem + runs::RunPaths::kAttentionJsonSuffix;
+  write_file_atomic((fs::path(s.opt.out) / html_name).string(), html);
+  write_file_atomic((fs::path(s.opt.out) / json_name).string(), dump(j) + "\n");
   return {html_name, json_name};
 }
 
 int run_explain(const ExplainOptions& opt_in) {
   ExplainOptions opt = opt_in;
-  if (opt.out.empty()) opt.out = (fs::path(opt.checkpoint) / "explain").string();
+  if (opt.out.empty()) opt.out = runs::RunPaths(opt.checkpoint).explain_dir();
   Session s{opt, {}, nullptr, nullptr};
   bool any_image = false, any_report = false;
   for (const auto& in : opt.inputs) {
@@ -211,7 +190,7 @@ int run_explain(const ExplainOptions& opt_in) {
     any_report = any_report || kind_of(in) == InputKind::Report;
   }
   try {
-    s.config = interpret::read_run_config(opt.checkpoint);
+    s.config = runs::read_run_config(opt.checkpoint);
     if (any_image) {
       // Arguments first (from config.json alone), then the model.
       const auto num_layers = static_cast<int64_t>(nn::resnet_config(s.config.arch).layer_channels.size());

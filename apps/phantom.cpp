@@ -19,12 +19,12 @@
 #include <thread>
 
 #include "apps/command.h"
-#include "data/csv.h"
 #include "data/image.h"
 #include "data/manifest.h"
 #include "data/montage.h"
 #include "data/phantom.h"
 #include "ops/ops.h"
+#include "tensor/file_io.h"
 
 namespace cxr::apps {
 namespace {
@@ -161,7 +161,7 @@ int run_phantom(PhantomCliOptions o) {
         data::write_png((fs::path(o.out) / "images" / (img.id + ".png")).string(), data::render_phantom(img, o.phantom), 16);
         // The first image of a study writes the study's report.
         if (i == 0 || plan[size_t(i - 1)].study_id != img.study_id)
-          data::write_text_file((fs::path(o.out) / "reports" / ("s" + img.study_id + ".txt")).string(), data::write_phantom_report(img));
+          write_file_atomic((fs::path(o.out) / "reports" / ("s" + img.study_id + ".txt")).string(), data::write_phantom_report(img));
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (first_error.empty()) first_error = e.what();

@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "apps/command.h"
-#include "data/csv.h"
 #include "report/html.h"
+#include "tensor/file_io.h"
 
 namespace cxr::apps {
 namespace {
@@ -24,7 +24,7 @@ struct ReportCliOptions {
 
 int run_report(const ReportCliOptions& opt) {
   std::string html = report::render_report(opt.run, opt.report);
-  data::write_text_file(opt.out, html);
+  write_file_atomic(opt.out, html);
   if (!opt.quiet) std::fprintf(stderr, "cxr report: wrote %s (%zu bytes)\n", opt.out.c_str(), html.size());
   return kExitOk;
 }

@@ -1,19 +1,53 @@
 // train.cpp — `cxr train --method M --manifest CSV --out DIR [options]`: the research methods of
 // METHODS.md (image-only, semi-supervised VAE, joint image–text, image–text mutual information,
-// fine-tuning) through one training loop (train/trainer.h). Every hyper-parameter is a flag whose
-// default is the reference value; docs/TRAINING.md explains each method, docs/RUNS.md the output.
+// fine-tuning) through one training loop (train/trainer.h); the methods and their reference
+// schedules come from their registrations (train/method_registry.h). Every hyper-parameter is a flag
+// whose default is the reference value; docs/TRAINING.md explains each method, docs/RUNS.md the output.
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "apps/command.h"
+#include "train/method_registry.h"
 #include "train/trainer.h"
 
 namespace cxr::apps {
 namespace {
 
+std::string joined(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
+}
+
+// "image/joint/finetune 300, vae/mi 100": the methods grouped by their value of `field`.
+std::string defaults_by_method(int64_t train::MethodSpec::*field) {
+  std::vector<int64_t> values;
+  std::map<int64_t, std::vector<std::string>> methods;
+  for (const auto& m : train::registered_methods()) {
+    if (!methods.count(m.*field)) values.push_back(m.*field);
+    methods[m.*field].push_back(m.name);
+  }
+  std::vector<std::string> groups;
+  for (int64_t v : values) groups.push_back(joined(methods[v], "/") + " " + std::to_string(v));
+  return joined(groups, ", ");
+}
+
+// One line per registered method: its name and what it trains.
+std::string method_list() {
+  std::string out = "Methods (docs/TRAINING.md):\n";
+  for (const auto& m : train::registered_methods())
+    out += "  " + m.name + std::string(m.name.size() < 10 ? 10 - m.name.size() : 1, ' ') + m.summary + "\n";
+  return out;
+}
+
 CommandRun setup_train(CLI::App& sub) {
   auto o = std::make_shared<train::TrainOptions>();
+  const std::vector<std::string> methods = train::method_names();
+  sub.description("train a model: " + joined(methods, " | ") + " (docs/TRAINING.md)");
   sub.footer(
+      method_list() +
       "Examples:\n"
       "  cxr train --method image --manifest phantoms/manifest.csv --out runs/image --arch resnet128_6_2_1 --epochs 5\n"
       "  cxr train --method mi --manifest M.csv --text-init runs/bert --out runs/mi --bound dv --mi-level local\n"
@@ -21,8 +55,7 @@ CommandRun setup_train(CLI::App& sub) {
       "Outputs (docs/RUNS.md): config.json, model.safetensors, metrics.jsonl, state/ (for --resume),\n"
       "eval-<split>.json and predictions-<split>.csv for models with a classifier.");
   auto* what = "What to train";
-  sub.add_option("--method", o->method, "image | vae | joint | mi | finetune")->required()->group(what)
-      ->check(CLI::IsMember({"image", "vae", "joint", "mi", "finetune"}));
+  sub.add_option("--method", o->method, joined(methods, " | "))->required()->group(what)->check(CLI::IsMember(methods));
   sub.add_option("--manifest", o->manifest, "the dataset manifest (docs/DATA-PIPELINE.md)")->required()->group(what)
       ->check(CLI::ExistingFile);
   sub.add_option("--out", o->out, "the run directory to write (or to resume with --resume)")->required()->group(what);
@@ -32,8 +65,11 @@ CommandRun setup_train(CLI::App& sub) {
       ->capture_default_str()->group(what);
 
   auto* sched = "Optimization";
-  sub.add_option("--epochs", o->epochs, "epochs (default: image/finetune/joint 300, mi/vae 100)")->group(sched);
-  sub.add_option("--batch-size", o->batch_size, "batch size (default: image/finetune/vae 64, joint 4, mi 8)")->group(sched);
+  sub.add_option("--epochs", o->epochs, "epochs (default: " + defaults_by_method(&train::MethodSpec::default_epochs) + ")")
+      ->group(sched);
+  sub.add_option("--batch-size", o->batch_size,
+                 "batch size (default: " + defaults_by_method(&train::MethodSpec::default_batch_size) + ")")
+      ->group(sched);
   sub.add_option("--max-steps", o->max_steps, "stop after this many steps (0: no limit)")->capture_default_str()->group(sched);
   sub.add_option("--lr", o->lr, "Adam learning rate: image encoder, critics, VAE, fine-tuning")->capture_default_str()->group(sched);
   sub.add_option("--text-lr", o->text_lr, "AdamW learning rate: text encoder (mi); all parameters (joint)")->capture_default_str()->group(sched);
@@ -107,7 +143,8 @@ CommandRun setup_train(CLI::App& sub) {
   };
 }
 
-CommandRegistration train_registration("train", "train a model: image | vae | joint | mi | finetune (docs/TRAINING.md)", setup_train);
+// (setup_train names the methods in the description: the registry is complete only once main() runs.)
+CommandRegistration train_registration("train", "train a model (docs/TRAINING.md)", setup_train);
 
 }  // namespace
 }  // namespace cxr::apps

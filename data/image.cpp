@@ -10,16 +10,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "ops/ops.h"
 
@@ -43,20 +39,6 @@
 namespace cxr::data {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) fail(path, ": cannot read image: no such file");
-  if (std::filesystem::is_directory(status)) fail(path, ": cannot read image: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in.good()) fail(path, ": cannot open image for reading: ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail(path, ": read error");
-  return ss.str();
-}
-
 
 bool is_jpeg(const unsigned char* p, size_t n) { return n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF; }
 
@@ -224,7 +206,7 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
 }
 
 Image load_image(const std::string& path, const ImageLoadOptions& options) {
-  return decode_image(read_file(path), path, options);
+  return decode_image(read_file(path, "image"), path, options);
 }
 
 std::string encode_png(const Tensor& pixels, int bit_depth) {

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <functional>
 
-#include "data/csv.h"
 #include "tensor/error.h"
+#include "text/csv.h"
 
 namespace cxr::data {
 
@@ -78,7 +78,7 @@ struct Groups {
 // ---- covid ----
 
 Manifest import_covid(const CovidImportOptions& o, ImportReport* report) {
-  CsvTable t = read_csv(o.metadata);
+  text::CsvTable t = text::read_csv(o.metadata);
   const fs::path base = fs::path(o.metadata).has_parent_path() ? fs::path(o.metadata).parent_path() : fs::path(".");
   const int64_t c_id = t.require_column("image_id"), c_file = t.require_column("file"), c_patient = t.require_column("patientid");
   const int64_t c_view = t.require_column("view"), c_notes = t.require_column("clinical_notes");
@@ -152,13 +152,13 @@ Manifest import_covid(const CovidImportOptions& o, ImportReport* report) {
 // ---- IU ----
 
 Manifest import_iu(const IuImportOptions& o, ImportReport* report) {
-  CsvTable t = read_csv(o.reports);
+  text::CsvTable t = text::read_csv(o.reports);
   const int64_t c_uid = t.require_column("uid"), c_find = t.require_column("findings"), c_imp = t.require_column("impression");
   const std::vector<std::string> extras = {"MeSH", "Problems", "indication", "comparison"};
   for (const auto& e : extras) t.require_column(e);
   std::map<std::string, std::string> frontal;
   if (!o.projections.empty()) {
-    CsvTable p = read_csv(o.projections);
+    text::CsvTable p = text::read_csv(o.projections);
     const int64_t pu = p.require_column("uid"), pf = p.require_column("filename"), pp = p.require_column("projection");
     for (const auto& row : p.rows)
       if (row[size_t(pp)] == "Frontal") frontal.emplace(row[size_t(pu)], row[size_t(pf)]);  // the first frontal image
@@ -268,7 +268,7 @@ Manifest import_mimic(const MimicImportOptions& o, ImportReport* report) {
   // 2. Views.
   std::map<std::string, std::string> view_of;
   if (!o.metadata.empty()) {
-    CsvTable t = read_csv(o.metadata);
+    text::CsvTable t = text::read_csv(o.metadata);
     const int64_t c_d = t.require_column("dicom_id");
     int64_t c_v = t.column("ViewPosition");
     if (c_v < 0) c_v = t.require_column("view");
@@ -283,7 +283,7 @@ Manifest import_mimic(const MimicImportOptions& o, ImportReport* report) {
       if (report) report->notes.push_back(p.string() + " not found: no such labels");
       return;
     }
-    CsvTable t = read_csv(p.string());
+    text::CsvTable t = text::read_csv(p.string());
     const int64_t c_s = t.require_column("study_id"), c_e = t.require_column("edema_severity");
     const int64_t c_d = by_image ? t.require_column("dicom_id") : -1;
     for (size_t r = 0; r < t.rows.size(); ++r) {
@@ -303,7 +303,7 @@ Manifest import_mimic(const MimicImportOptions& o, ImportReport* report) {
   // 4. CheXpert labels: by study (official file) or by mimic_id (the reference's files).
   std::map<std::string, std::array<int, 14>> chex_study, chex_image;
   if (!o.chexpert.empty()) {
-    CsvTable t = read_csv(o.chexpert);
+    text::CsvTable t = text::read_csv(o.chexpert);
     std::array<int64_t, 14> cols;
     for (size_t c = 0; c < 14; ++c) {
       cols[c] = -1;

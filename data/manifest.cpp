@@ -7,9 +7,10 @@
 #include <filesystem>
 #include <set>
 
-#include "data/csv.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "tensor/random.h"
+#include "text/csv.h"
 
 namespace cxr::data {
 
@@ -52,7 +53,7 @@ std::string Manifest::report_text(const ManifestRow& row) const {
   std::filesystem::path p(row.report);
   if (!p.is_absolute()) p = std::filesystem::path(directory()) / p;
   std::error_code ec;
-  if (std::filesystem::is_regular_file(p, ec)) return read_text_file(p.string());
+  if (std::filesystem::is_regular_file(p, ec)) return read_file(p.string());
   return row.report;
 }
 
@@ -61,7 +62,7 @@ std::string Manifest::where(const ManifestRow& row) const {
 }
 
 Manifest read_manifest(const std::string& path) {
-  CsvTable t = read_csv(path);
+  text::CsvTable t = text::read_csv(path);
   Manifest m;
   m.path = path;
   std::array<int64_t, 7> fixed;
@@ -131,7 +132,7 @@ void write_manifest(const std::string& path, const Manifest& m) {
     }
     rows.push_back(std::move(rec));
   }
-  write_csv(path, header, rows);
+  text::write_csv(path, header, rows);
 }
 
 void assign_splits(Manifest& m, const SplitOptions& o) {

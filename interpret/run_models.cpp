@@ -2,13 +2,12 @@
 #include "interpret/run_models.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "nn/checkpoint.h"
-#include "tensor/error.h"
 #include "ops/ops.h"
+#include "runs/run_dir.h"
+#include "tensor/error.h"
 #include "tensor/safetensors.h"
 
 namespace cxr::interpret {
@@ -17,37 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, path, ": cannot open (", fs::exists(path) ? "unreadable" : "no such file", ")");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A path from config.json: relative ones are relative to the run directory.
-std::string in_run_dir(const std::string& run_dir, const std::string& path) {
-  return fs::path(path).is_absolute() ? path : (fs::path(run_dir) / path).string();
-}
-
 std::string weights_path(const std::string& run_dir, const std::string& weights) {
-  return weights.find('/') != std::string::npos ? weights : (fs::path(run_dir) / weights).string();
-}
-
-// Typed field access with errors naming the file and the field.
-template <typename T>
-T field(const json& j, const std::string& key, const std::string& file, const char* kind) {
-  auto it = j.find(key);
-  CXR_CHECK(it != j.end(), file, ": missing required field '", key, "'");
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    fail(file, ": field '", key, "' must be ", kind, ", got ", it->dump());
-  }
-}
-template <typename T>
-T optional_field(const json& j, const std::string& key, T fallback, const std::string& file, const char* kind) {
-  return j.contains(key) && !j.at(key).is_null() ? field<T>(j, key, file, kind) : fallback;
+  return weights.find('/') != std::string::npos ? weights : runs::RunPaths(run_dir).file(weights);
 }
 
 // The checkpoint's tensors whose names start with `prefix` exist at all? (A clearer error than a
@@ -67,50 +37,8 @@ SafetensorsFile read_weights(const std::string& run_dir, const std::string& weig
 
 }  // namespace
 
-RunConfig read_run_config(const std::string& run_dir) {
-  const std::string file = (fs::path(run_dir) / "config.json").string();
-  CXR_CHECK(fs::is_directory(run_dir), run_dir, ": not a run directory (no such directory)");
-  json j;
-  try {
-    j = json::parse(read_file(file));
-  } catch (const json::exception& e) {
-    fail(file, ": invalid JSON: ", e.what());
-  }
-  CXR_CHECK(j.is_object(), file, ": expected a JSON object");
-  RunConfig c;
-  c.run_dir = run_dir;
-  c.method = optional_field<std::string>(j, "method", "", file, "a string");
-  c.arch = field<std::string>(j, "arch", file, "a string");
-  c.task = optional_field<std::string>(j, "task", "", file, "a string");
-  c.num_outputs = field<int64_t>(j, "num_outputs", file, "an integer");
-  CXR_CHECK(c.num_outputs > 0, file, ": num_outputs must be positive, got ", c.num_outputs);
-  nn::ResNetConfig arch;
-  try {
-    arch = nn::resnet_config(c.arch);
-  } catch (const Error& e) {
-    fail(file, ": ", e.what());
-  }
-  c.image_size = optional_field<int64_t>(j, "image_size", arch.input_size, file, "an integer");
-  CXR_CHECK(c.image_size == arch.input_size, file, ": image_size ", c.image_size, " does not match ", c.arch,
-            " (input ", arch.input_size, ")");
-  c.resize = optional_field<int64_t>(j, "resize", 0, file, "an integer");
-  if (j.contains("text_model") && !j.at("text_model").is_null()) {
-    const json& t = j.at("text_model");
-    const std::string where = file + " text_model";
-    CXR_CHECK(t.is_object(), where, ": expected an object");
-    c.has_text_model = true;
-    c.text_model.bert_config = in_run_dir(run_dir, field<std::string>(t, "bert_config", where, "a string"));
-    c.text_model.vocab = in_run_dir(run_dir, field<std::string>(t, "vocab", where, "a string"));
-    c.text_model.max_seq_length = optional_field<int64_t>(t, "max_seq_length", 320, where, "an integer");
-    c.text_model.lower_case = optional_field<bool>(t, "lower_case", true, where, "true or false");
-    CXR_CHECK(c.text_model.max_seq_length >= 2, where, ": max_seq_length must be at least 2, got ",
-              c.text_model.max_seq_length);
-  }
-  return c;
-}
-
 std::unique_ptr<nn::ResNet> load_image_model(const std::string& run_dir, const std::string& weights) {
-  const RunConfig c = read_run_config(run_dir);
+  const runs::RunConfig c = runs::read_run_config(run_dir);
   std::string path;
   const SafetensorsFile file = read_weights(run_dir, weights, &path);
   require_prefix(file, path, "image_model.", "image model");
@@ -125,8 +53,8 @@ std::unique_ptr<nn::ResNet> load_image_model(const std::string& run_dir, const s
 }
 
 TextModel load_text_model(const std::string& run_dir, const std::string& weights) {
-  const RunConfig c = read_run_config(run_dir);
-  CXR_CHECK(c.has_text_model, (fs::path(run_dir) / "config.json").string(),
+  const runs::RunConfig c = runs::read_run_config(run_dir);
+  CXR_CHECK(c.has_text_model, runs::RunPaths(run_dir).config(),
             ": no text_model (this run has no text encoder; method '", c.method, "')");
   TextModel m;
   m.max_seq_length = c.text_model.max_seq_length;

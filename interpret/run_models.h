@@ -1,6 +1,6 @@
 // run_models.h — the models of a training run directory (docs/RUNS.md), rebuilt for inference:
-// config.json says which (arch, num_outputs, image_size, task; text_model.{bert_config, vocab,
-// max_seq_length, lower_case} with paths relative to the run directory) and model.safetensors
+// config.json says which (runs/run_config.h reads it: arch, num_outputs, image_size, task;
+// text_model.{bert_config, vocab, max_seq_length, lower_case}) and model.safetensors
 // holds the weights under the prefixes image_model.* (nn::ResNet), text_model.* (nn::BertModel)
 // and text_model.classifier.* (the joint model's text head, Linear(hidden -> C)).
 // Every failure is a cxr::Error naming the file and the problem (missing, not JSON, a field missing
@@ -14,44 +14,25 @@
 #include "nn/layers.h"
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
+#include "runs/run_config.h"
+#include "runs/run_dir.h"
 #include "text/wordpiece.h"
 
 namespace cxr::interpret {
 
-struct TextModelConfig {
-  std::string bert_config;  // absolute or relative to the working directory (resolved against the run dir)
-  std::string vocab;
-  int64_t max_seq_length = 320;
-  bool lower_case = true;
-};
-
-// The fields of config.json the inference side needs.
-struct RunConfig {
-  std::string run_dir;
-  std::string method;       // "" when absent
-  std::string arch;         // required
-  int64_t image_size = 0;   // the architecture's input size when absent
-  int64_t resize = 0;       // > 0: the shorter edge is resized to this before the crop (train --resize)
-  std::string task;         // "" when absent
-  int64_t num_outputs = 0;  // required, > 0
-  bool has_text_model = false;
-  TextModelConfig text_model;
-};
-RunConfig read_run_config(const std::string& run_dir);
-
 // `weights`: a file name inside the run directory (model.safetensors; best.safetensors for the best
 // epoch) or a path containing '/' (used as given).
 std::unique_ptr<nn::ResNet> load_image_model(const std::string& run_dir,
-                                             const std::string& weights = "model.safetensors");
+                                             const std::string& weights = runs::RunPaths::kModelFile);
 
 struct TextModel {
   std::unique_ptr<nn::BertModel> bert;
   std::unique_ptr<text::BertTokenizer> tokenizer;
   std::shared_ptr<nn::Linear> classifier;  // null when the checkpoint has no text_model.classifier.*
-  int64_t max_seq_length = 320;
+  int64_t max_seq_length = runs::kDefaultMaxSeqLength;
 };
 // Throws if config.json has no text_model.
-TextModel load_text_model(const std::string& run_dir, const std::string& weights = "model.safetensors");
+TextModel load_text_model(const std::string& run_dir, const std::string& weights = runs::RunPaths::kModelFile);
 
 // Class probabilities from one image's or report's logits (C): per-output sigmoids for the
 // multi-label "findings" task and for one-output models, softmax otherwise.

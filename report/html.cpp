@@ -1,4 +1,4 @@
-// html.cpp — see html.h. Reading happens in run_files.cpp; this file lays the page out:
+// html.cpp — see html.h. Reading happens in runs/run_files.cpp; this file lays the page out:
 //   header, contents, [experiment: results tables per task, ROC comparison per task], one section
 //   per run (summary, training curves, evaluations, explanations), footer.
 // Every string from a file goes through html_escape (or sanitize_fragment for the highlighted
@@ -13,15 +13,27 @@
 #include <optional>
 #include <set>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "report/base64.h"
 #include "report/fragment.h"
-#include "report/run_files.h"
 #include "report/svg.h"
+#include "runs/run_dir.h"
+#include "runs/run_files.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace cxr::report {
+
+// The files of docs/RUNS.md, as runs/run_files.h reads them.
+using runs::EvalResult;
+using runs::ExperimentTable;
+using runs::ExplainItem;
+using runs::GradcamInfo;
+using runs::MetricValue;
+using runs::RocPoints;
+using runs::RunFiles;
+using runs::TableRow;
+using runs::TrainingLog;
 
 namespace fs = std::filesystem;
 
@@ -540,7 +552,7 @@ std::string explain_html(const RunFiles& run, const ReportOptions& o) {
         s += note(fs::path(item.gradcam_png).filename().string() + " is " + std::to_string(size) +
                   " bytes, above the limit of " + std::to_string(o.max_image_bytes) + "; not embedded.");
       } else {
-        std::string bytes = data::read_text_file(item.gradcam_png);
+        std::string bytes = read_file(item.gradcam_png);
         CXR_CHECK(is_png(bytes), item.gradcam_png, ": not a PNG file (no PNG signature)");
         data::Image image = data::decode_image(bytes, item.gradcam_png);  // validates; throws naming the file
         int64_t h = image.pixels.shape()[0], w = image.pixels.shape()[1];
@@ -548,14 +560,14 @@ std::string explain_html(const RunFiles& run, const ReportOptions& o) {
              "\" height=\"" + std::to_string(h) + "\" alt=\"" + esc("Grad-CAM overlay of " + item.id) + "\">";
       }
     }
-    if (!item.gradcam_json.empty()) s += gradcam_caption(read_gradcam_json(item.gradcam_json), o);
+    if (!item.gradcam_json.empty()) s += gradcam_caption(runs::read_gradcam_json(item.gradcam_json), o);
     if (!item.attention_html.empty()) {
       std::error_code ec;
       auto size = fs::file_size(item.attention_html, ec);
       if (!ec && size > static_cast<uintmax_t>(o.max_image_bytes)) {
         s += note(fs::path(item.attention_html).filename().string() + " is too large to embed.");
       } else {
-        s += "<div class=\"attention\">" + sanitize_fragment(data::read_text_file(item.attention_html)) + "</div>";
+        s += "<div class=\"attention\">" + sanitize_fragment(read_file(item.attention_html)) + "</div>";
       }
     }
     s += "</figure>\n";
@@ -632,7 +644,7 @@ std::string dir_name(const std::string& dir) {
 }
 
 std::string render_single_run(const std::string& dir, const ReportOptions& o) {
-  RunFiles run = read_run(dir);
+  RunFiles run = runs::read_run(dir);
   std::string name = dir_name(dir);
   std::string title = o.title.empty() ? "cxr report: " + run_title(run, name) : o.title;
   std::vector<Section> toc = {{"summary", "Summary"},
@@ -792,7 +804,8 @@ std::string normal_run_path(const std::string& run) {
 
 std::string render_experiment(const std::string& dir, const ReportOptions& o) {
   fs::path root(dir);
-  ExperimentTable table = read_experiment_table((root / "table.json").string());
+  const runs::ExperimentPaths paths(dir);
+  ExperimentTable table = runs::read_experiment_table(paths.table_json());
   IdSet ids;
   ids.make("", "results");
   // The runs: those the table names, in row order, then any other directory under runs/.
@@ -803,10 +816,10 @@ std::string render_experiment(const std::string& dir, const ReportOptions& o) {
       runs.push_back({normal_run_path(r.run), "", std::nullopt, ""});
   std::error_code ec;
   std::vector<std::string> extra;
-  if (fs::is_directory(root / "runs", ec))
-    for (const auto& entry : fs::directory_iterator(root / "runs", ec))
+  if (fs::is_directory(paths.runs_dir(), ec))
+    for (const auto& entry : fs::directory_iterator(paths.runs_dir(), ec))
       if (entry.is_directory()) {
-        std::string name = (fs::path("runs") / entry.path().filename()).string();
+        std::string name = runs::ExperimentPaths::run_entry(entry.path().filename().string());
         if (!names.count(name)) extra.push_back(name);
       }
   std::sort(extra.begin(), extra.end());
@@ -820,7 +833,7 @@ std::string render_experiment(const std::string& dir, const ReportOptions& o) {
       continue;
     }
     try {
-      run.files = read_run(path.string());
+      run.files = runs::read_run(path.string());
     } catch (const Error& e) {
       if (o.strict) throw;
       run.problem = e.what();
@@ -887,7 +900,7 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
   CXR_CHECK(options.max_image_bytes > 0, "render_report: max_image_bytes must be positive");
   std::error_code ec;
   CXR_CHECK(fs::is_directory(dir, ec), dir, ": not a directory");
-  if (fs::exists(fs::path(dir) / "table.json")) return render_experiment(dir, options);
+  if (fs::exists(runs::ExperimentPaths(dir).table_json())) return render_experiment(dir, options);
   return render_single_run(dir, options);
 }
 

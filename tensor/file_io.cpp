@@ -40,12 +40,13 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
 }
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::string& path, const std::string& what) {
+  const std::string cannot_read = what.empty() ? "" : "cannot read " + what + ": ";
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail(path, ": no such file");
-  if (std::filesystem::is_directory(path, ec)) fail(path, ": is a directory");
+  if (!std::filesystem::exists(path, ec)) fail(path, ": ", cannot_read, "no such file");
+  if (std::filesystem::is_directory(path, ec)) fail(path, ": ", cannot_read, "is a directory");
   std::ifstream in(path, std::ios::binary);
-  if (!in.good()) fail(path, ": cannot open for reading: ", std::strerror(errno));
+  if (!in.good()) fail(path, ": cannot open ", what.empty() ? "" : what + " ", "for reading: ", std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) fail(path, ": read error");

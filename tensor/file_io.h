@@ -10,7 +10,8 @@
 namespace cxr {
 
 void write_file_atomic(const std::string& path, const std::string& bytes);
-// The whole file; throws naming it when it is missing, a directory or unreadable.
-std::string read_file(const std::string& path);
+// The whole file; throws naming it when it is missing, a directory or unreadable. `what` names the
+// kind of file in those messages ("image": "x.png: cannot read image: no such file").
+std::string read_file(const std::string& path, const std::string& what = "");
 
 }  // namespace cxr

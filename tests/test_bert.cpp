@@ -2,8 +2,6 @@
 // tools/bert_reference.py (fixtures tests/goldens/bert.safetensors from tools/goldens/bert.py):
 // forward, attention probabilities and every parameter gradient, the MLM head, loading a
 // HuggingFace-style pretraining checkpoint, configs, dropout determinism and save/load.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -13,13 +11,7 @@ using namespace cxr;
 using namespace cxr::nn;
 using namespace cxr::testing;
 
-namespace {
 using namespace cxr::testing::bert_parity;
-
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_bert_" + std::to_string(::getpid()) + "_" + name)).string();
-}
-}  // namespace
 
 TEST_CASE("bert: config from bert_config.json, BERT-base, errors") {
   BertConfig c = tiny_config();

@@ -1,26 +1,13 @@
-// test_csv.cpp — data/csv: quoted fields with delimiters, quotes and line breaks, CRLF, BOM, blank
+// test_csv.cpp — text/csv: quoted fields with delimiters, quotes and line breaks, CRLF, BOM, blank
 // lines, trailing delimiters, round trips through csv_record, and errors that name file and line.
 #include <string>
 
-#include "data/csv.h"
 #include "testing.h"
+#include "text/csv.h"
 
 using namespace cxr;
-using namespace cxr::data;
-
-namespace {
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a cxr::Error");
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
+using namespace cxr::testing;
+using namespace cxr::text;
 
 TEST_CASE("parse_csv: quoted fields hold commas, doubled quotes and line breaks") {
   CsvTable t = parse_csv("id,text,n\n1,\"a, b\",2\n2,\"say \"\"hi\"\"\nsecond line\",3\n3,,\n", "t.csv");
@@ -45,6 +32,15 @@ TEST_CASE("parse_csv: CRLF, a byte-order mark, blank lines and no final newline"
   // Other delimiters.
   CsvTable tsv = parse_csv("a\tb\n1\t\"x\ty\"\n", "t.tsv", {.delimiter = '\t'});
   CHECK(tsv.rows[0][1] == "x\ty");
+}
+
+TEST_CASE("parse_csv: a lone CR ends a record as LF does, and counts as a line") {
+  CsvTable t = parse_csv("id,v\r1,\"a\rb\"\r\r2,x\r", "cr.csv");
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.rows[0] == std::vector<std::string>{"1", "a\rb"});  // inside quotes it is kept
+  CHECK(t.rows[1] == std::vector<std::string>{"2", "x"});
+  CHECK(t.lines == std::vector<int64_t>{2, 5});
+  CHECK(contains(error_of([] { parse_csv("a,b\r1,2\r3\r", "cr.csv"); }), "cr.csv:3: expected 2 fields"));
 }
 
 TEST_CASE("parse_csv: errors name the file and the line") {

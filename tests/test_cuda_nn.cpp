@@ -39,10 +39,6 @@ std::vector<double> train_steps(nn::Sequential& net, nn::Adam& adam, Device devi
   return losses;
 }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_test_cuda_nn_" + name)).string();
-}
-
 }  // namespace
 
 TEST_CASE("cuda: without a device, require() names the reason and the caller") {

@@ -7,15 +7,14 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmdata/dcuid.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "data/csv.h"
 #include "data/dicom.h"
 #include "data/image.h"
 #include "data/transforms.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -24,13 +23,6 @@ using namespace cxr::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("cxr_dicom_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 struct DicomSpec {
   int bits_allocated = 16, bits_stored = 12;
@@ -82,22 +74,10 @@ std::vector<uint16_t> ramp(int rows, int cols, int high, int seed = 0) {
   return v;
 }
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a cxr::Error");
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 }  // namespace
 
 TEST_CASE("read_dicom returns the stored values: 16-bit, BitsStored masking, 8-bit, RLE") {
-  const fs::path dir = temp_dir("read");
+  const fs::path dir = fresh_temp_dir("dicom_read");
   auto raw = ramp(30, 20, 4095);
   raw[5] = 0xF123;  // garbage above BitsStored = 12 (old overlay bits): masked to 0x123
   write_dicom(dir / "a.dcm", 30, 20, raw);
@@ -121,7 +101,7 @@ TEST_CASE("read_dicom returns the stored values: 16-bit, BitsStored masking, 8-b
 }
 
 TEST_CASE("read_dicom: signed pixels are sign-extended from BitsStored, MONOCHROME1 kept unless asked") {
-  const fs::path dir = temp_dir("signed");
+  const fs::path dir = fresh_temp_dir("dicom_signed");
   // -5 and 7 in 12-bit two's complement, once sign-extended to 16 bits and once not.
   write_dicom(dir / "s.dcm", 1, 4, {0xFFFB, 0x0FFB, 7, 0x0800}, {.is_signed = true});
   CHECK(read_dicom((dir / "s.dcm").string()).pixels.to_vector() == std::vector<double>{-5, -5, 7, -2048});
@@ -148,7 +128,7 @@ TEST_CASE("dicom_to_png_values matches the reference's dcm_to_png.py (PIL int32 
 }
 
 TEST_CASE("convert_dicom writes the 16-bit PNG of the reference pipeline") {
-  const fs::path dir = temp_dir("convert");
+  const fs::path dir = fresh_temp_dir("dicom_convert");
   auto raw = ramp(300, 250, 4095, 3);
   write_dicom(dir / "x.dcm", 300, 250, raw);
   convert_dicom((dir / "x.dcm").string(), (dir / "x.png").string(), 256);
@@ -162,19 +142,19 @@ TEST_CASE("convert_dicom writes the 16-bit PNG of the reference pipeline") {
 }
 
 TEST_CASE("read_dicom: broken and unsupported files give errors naming the file") {
-  const fs::path dir = temp_dir("broken");
+  const fs::path dir = fresh_temp_dir("dicom_broken");
   const std::string missing = (dir / "missing.dcm").string();
   CHECK(contains(error_of([&] { read_dicom(missing); }), missing + ": cannot read DICOM: no such file"));
-  write_text_file((dir / "text.dcm").string(), "this is not a DICOM file at all, just some text that is long enough............");
+  write_file_atomic((dir / "text.dcm").string(), "this is not a DICOM file at all, just some text that is long enough............");
   CHECK(contains(error_of([&] { read_dicom((dir / "text.dcm").string()); }), "text.dcm: "));
-  write_text_file((dir / "empty.dcm").string(), "");
+  write_file_atomic((dir / "empty.dcm").string(), "");
   CHECK(contains(error_of([&] { read_dicom((dir / "empty.dcm").string()); }), "empty.dcm: "));
   auto raw = ramp(40, 30, 4095);
   write_dicom(dir / "ok.dcm", 40, 30, raw);
-  const std::string bytes = read_text_file((dir / "ok.dcm").string());
+  const std::string bytes = read_file((dir / "ok.dcm").string());
   // Truncated at several points: always an error, never a crash (run under ASan).
   for (size_t cut : {size_t(10), size_t(132), size_t(200), bytes.size() / 2, bytes.size() - 3}) {
-    write_text_file((dir / "cut.dcm").string(), bytes.substr(0, cut));
+    write_file_atomic((dir / "cut.dcm").string(), bytes.substr(0, cut));
     INFO("cut at ", cut);
     CHECK(contains(error_of([&] { read_dicom((dir / "cut.dcm").string()); }), "cut.dcm: "));
   }
@@ -188,17 +168,17 @@ TEST_CASE("read_dicom: broken and unsupported files give errors naming the file"
 }
 
 TEST_CASE("cxr convert-dicom converts a MIMIC tree with MIMIC names and reports failures") {
-  const fs::path dir = temp_dir("cli");
+  const fs::path dir = fresh_temp_dir("dicom_cli");
   const fs::path study = dir / "files" / "p10" / "p10000032" / "s50414267";
   fs::create_directories(study);
   write_dicom(study / "02aa804e-bde0afdd.dcm", 40, 30, ramp(40, 30, 4095, 1));
   write_dicom(study / "2a2277a9-b0ded155.dcm", 30, 40, ramp(30, 40, 4095, 2));
-  write_text_file((study / "broken.dcm").string(), "DICM?");
+  write_file_atomic((study / "broken.dcm").string(), "DICM?");
   const std::string cmd = std::string(CXR_CLI_PATH) + " convert-dicom --size 16 --mimic-names --threads 2 --out-dir " +
                           (dir / "png").string() + " " + (dir / "files").string() + " > /dev/null 2> " + (dir / "err.txt").string();
   int rc = std::system(cmd.c_str());
   CHECK(WEXITSTATUS(rc) == 1);  // one file failed
-  CHECK(contains(read_text_file((dir / "err.txt").string()), "broken.dcm"));
+  CHECK(contains(read_file((dir / "err.txt").string()), "broken.dcm"));
   Image a = load_image((dir / "png" / "p10000032_s50414267_02aa804e-bde0afdd.png").string());
   CHECK(a.pixels.shape() == Shape{21, 16});
   Image b = load_image((dir / "png" / "p10000032_s50414267_2a2277a9-b0ded155.png").string());

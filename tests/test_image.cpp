@@ -2,11 +2,8 @@
 // computed by Pillow, JPEG decoding, a corpus of broken files written here (missing, empty,
 // truncated at every length, corrupted bytes, decompression-bomb headers: always a cxr::Error,
 // never a crash; run it under ASan), center-crop offsets and padding as torchvision, normalization.
-#include <unistd.h>
-
 #include <array>
 #include <filesystem>
-#include <fstream>
 
 #include "data/image.h"
 #include "testing.h"
@@ -17,32 +14,10 @@ using namespace cxr::testing;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_image_" + std::to_string(::getpid()) + "_" + name)).string();
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-  REQUIRE(out.good());
-}
-
 std::string from_hex(const std::string& hex) {
   std::string out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
-}
-
-// The message of the cxr::Error that fn throws ("" and a failed check if it throws none).
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a cxr::Error");
-  return "";
 }
 
 uint32_t png_crc(const std::string& bytes) {
@@ -53,8 +28,6 @@ uint32_t png_crc(const std::string& bytes) {
   }
   return c ^ 0xFFFFFFFFu;
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // A 4x1 2-bit palette PNG written by Pillow 9.4; palette (255,0,0) (0,255,0) (7,200,99) (100,150,200).
 const char* kPalettePng =

@@ -1,16 +1,14 @@
 // test_importers.cpp — data/importers on the real public data in ../shared/data (DATA.md; each
 // test skips visibly when it is absent) and on MIMIC-style trees the test writes itself: frontal
 // views kept, duplicate images merged into one patient, labels joined, patient-level splits.
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <set>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "data/importers.h"
 #include "data/manifest.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -23,16 +21,9 @@ namespace {
 std::string shared(const std::string& rel) { return source_path("../shared/data/" + rel); }
 bool have(const std::string& rel) { return fs::exists(shared(rel)); }
 
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("cxr_import_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
 void touch(const fs::path& p, const std::string& text = "") {
   fs::create_directories(p.parent_path());
-  write_text_file(p.string(), text);
+  write_file_atomic(p.string(), text);
 }
 
 // Every patient in exactly one split.
@@ -82,7 +73,7 @@ TEST_CASE("import covid: frontal images, notes as reports, severity targets, sha
   assign_splits(again, {.seed = 3, .test_fraction = 0.2, .val_fraction = 0.1});
   for (size_t i = 0; i < m.rows.size(); ++i) CHECK(m.rows[i].split == again.rows[i].split);
   // Written elsewhere, the manifest holds absolute image paths (relative ones only below its directory).
-  const fs::path dir = temp_dir("covid");
+  const fs::path dir = fresh_temp_dir("import_covid");
   Manifest elsewhere = import_covid({.metadata = shared("covid-cxr/metadata.csv"), .manifest_dir = dir.string()});
   CHECK(fs::path(elsewhere.rows[0].image).is_absolute());
   CHECK(fs::path(m.rows[0].image).is_relative());  // below "/"
@@ -135,7 +126,7 @@ TEST_CASE("import mimic: the reference's flat PNG folder with CheXpert labels") 
 }
 
 TEST_CASE("import mimic: a MIMIC-CXR-JPG tree with views, edema label precedence, reports and study CheXpert labels") {
-  const fs::path dir = temp_dir("mimic_tree");
+  const fs::path dir = fresh_temp_dir("import_mimic_tree");
   const fs::path files = dir / "files" / "p10";
   touch(files / "p10000001" / "s50000001" / "aaaa-1111.jpg");
   touch(files / "p10000001" / "s50000001" / "bbbb-2222.jpg");  // lateral

@@ -3,7 +3,6 @@
 // tools/make_infer_fixture.py; skipped visibly when ../shared/data is absent), the embedding, and
 // the error paths: bad images (exit 1, the others still printed), bad checkpoints (exit 2), --help.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -26,10 +25,6 @@ constexpr double kAtol = 1e-5, kRtol = 1e-5;
 
 const std::string kCheckpoint = source_path("tests/fixtures/resnet256_bf16.safetensors");
 const std::string kMimicImages = source_path("../shared/data/mimic-examples/images");
-
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_infer_" + std::to_string(::getpid()) + "_" + name)).string();
-}
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -76,8 +71,6 @@ CliResult run_cli(const std::vector<std::string>& args, bool json_lines = true) 
   }
   return r;
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 

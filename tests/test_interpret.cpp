@@ -24,6 +24,7 @@
 #include "nn/models/bert.h"
 #include "nn/models/resnet.h"
 #include "resnet_testing.h"
+#include "runs/run_config.h"
 #include "testing.h"
 #include "text/report.h"
 #include "text/unicode.h"
@@ -83,13 +84,6 @@ double scaled_error(const Tensor& actual, const Tensor& expected, const std::str
   return scale > 0 ? worst / scale : worst;
 }
 
-std::string temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("cxr_interpret_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
@@ -102,7 +96,6 @@ void write_text(const std::string& path, const std::string& content) {
   out << content;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 // doctest::Contains for a std::string built at run time (it copies the text).
 doctest::Contains has(const std::string& part) { return doctest::Contains(part.c_str()); }
 
@@ -196,7 +189,7 @@ struct RunDir {
   nn::BertConfig bert_config;
 };
 RunDir write_run_dir(const std::string& name, bool text, bool classifier) {
-  RunDir r{temp_dir(name), tiny_bert_config()};
+  RunDir r{fresh_temp_dir("interpret_" + name), tiny_bert_config()};
   r.bert_config.max_position_embeddings = 40;
   json config = {{"method", text ? "joint" : "image"},
                  {"arch", "resnet128_6_2_1"},
@@ -683,7 +676,7 @@ TEST_CASE("interpret: highlighted report HTML escapes hostile text") {
 
 TEST_CASE("interpret: models load from a run directory, errors name the file") {
   RunDir run = write_run_dir("load", true, true);
-  interpret::RunConfig c = interpret::read_run_config(run.dir);
+  runs::RunConfig c = runs::read_run_config(run.dir);
   CHECK(c.arch == "resnet128_6_2_1");
   CHECK(c.num_outputs == 4);
   CHECK(c.image_size == 128);
@@ -710,24 +703,24 @@ TEST_CASE("interpret: models load from a run directory, errors name the file") {
         std::vector<double>{0.5, 0.5});
 
   // Errors.
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir + "/nope"), doctest::Contains("nope: not a run directory"),
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir + "/nope"), doctest::Contains("nope: not a run directory"),
                        Error);
   RunDir image_only = write_run_dir("load_image_only", false, false);
   CHECK_THROWS_WITH_AS(interpret::load_text_model(image_only.dir), has(image_only.dir + "/config.json: no text_model"),
                        Error);
   const std::string cfg = run.dir + "/config.json";
   write_text(cfg, "{\"arch\": \"resnet128_6_2_1\"");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": invalid JSON"), Error);
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), has(cfg + ": invalid JSON"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1"})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), has(cfg + ": missing required field 'num_outputs'"), Error);
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), has(cfg + ": missing required field 'num_outputs'"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": "four"})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("field 'num_outputs' must be an integer"),
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), doctest::Contains("field 'num_outputs' must be an integer"),
                        Error);
   write_text(cfg, R"({"arch": "resnet99", "num_outputs": 4})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("unknown architecture 'resnet99'"),
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), doctest::Contains("unknown architecture 'resnet99'"),
                        Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 4, "image_size": 256})");
-  CHECK_THROWS_WITH_AS(interpret::read_run_config(run.dir), doctest::Contains("image_size 256 does not match"), Error);
+  CHECK_THROWS_WITH_AS(runs::read_run_config(run.dir), doctest::Contains("image_size 256 does not match"), Error);
   write_text(cfg, R"({"arch": "resnet128_6_2_1", "num_outputs": 3})");
   CHECK_THROWS_WITH_AS(interpret::load_image_model(run.dir),
                        has(run.dir + "/model.safetensors: image_model (resnet128_6_2_1, 3 outputs)"), Error);
@@ -746,7 +739,7 @@ TEST_CASE("interpret: models load from a run directory, errors name the file") {
 
 TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match the library") {
   RunDir run = write_run_dir("cli", true, true);
-  const std::string inputs = temp_dir("cli_inputs"), out = run.dir + "/out";
+  const std::string inputs = fresh_temp_dir("interpret_cli_inputs"), out = run.dir + "/out";
   const std::string png = write_test_png(inputs + "/study 1.png");
   const std::string report_path = inputs + "/report.txt";
   const std::string report =
@@ -836,7 +829,7 @@ TEST_CASE("interpret: cxr explain writes Grad-CAM and attention files that match
 
 TEST_CASE("interpret: cxr explain errors and exit codes") {
   RunDir run = write_run_dir("cli_errors", false, false);
-  const std::string inputs = temp_dir("cli_errors_inputs"), out = run.dir + "/explain";
+  const std::string inputs = fresh_temp_dir("interpret_cli_errors_inputs"), out = run.dir + "/explain";
   const std::string png = write_test_png(inputs + "/a.png");
   write_text(inputs + "/r.txt", "mild edema");
   write_text(inputs + "/notes.doc", "x");

@@ -9,11 +9,11 @@
 #include <set>
 #include <thread>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data/phantom.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
@@ -144,8 +144,8 @@ TEST_CASE("Loader: unreadable samples are skipped, counted and named, strict fai
   // Break two images: one missing, one truncated.
   fs::remove(d.manifest.image_path(d.manifest.rows[3]));
   const std::string bad = d.manifest.image_path(d.manifest.rows[7]);
-  std::string bytes = read_text_file(bad);
-  write_text_file(bad, bytes.substr(0, bytes.size() / 2));
+  std::string bytes = read_file(bad);
+  write_file_atomic(bad, bytes.substr(0, bytes.size() / 2));
   Loader l(d.manifest, {.batch_size = 4, .shuffle = false, .workers = 3, .warn = false, .transform = eval_transform(32)});
   auto bs = epoch(l, 0);
   REQUIRE(bs.size() == 3);  // 10 readable samples: 4 + 4 + 2, batches filled from the following samples

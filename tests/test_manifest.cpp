@@ -1,38 +1,19 @@
 // test_manifest.cpp — data/manifest: write/read round trip with inline multi-line reports and
 // extra columns, validation errors with file:line, report paths vs inline text, and patient-level
 // splits (no patient in two splits, reproducible by seed, independent of row order, folds).
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <set>
 
-#include "data/csv.h"
 #include "data/manifest.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
 using namespace cxr::data;
+using namespace cxr::testing;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("cxr_manifest_" + std::to_string(::getpid()) + "_" + name);
-  std::filesystem::create_directories(p);
-  return p.string();
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a cxr::Error");
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Manifest sample(int patients, int images_per_patient) {
   Manifest m;
@@ -51,7 +32,7 @@ Manifest sample(int patients, int images_per_patient) {
 }  // namespace
 
 TEST_CASE("manifest: write and read back, with inline reports and extra targets") {
-  const std::string dir = temp_dir("rt");
+  const std::string dir = fresh_temp_dir("manifest_rt");
   Manifest m;
   m.extra_columns = {"severity", "view"};
   ManifestRow a;
@@ -74,7 +55,7 @@ TEST_CASE("manifest: write and read back, with inline reports and extra targets"
   const std::string path = dir + "/manifest.csv";
   write_manifest(path, m);
   std::filesystem::create_directories(dir + "/reports");
-  write_text_file(dir + "/reports/b2.txt", "IMPRESSION: No acute process.\n");
+  write_file_atomic(dir + "/reports/b2.txt", "IMPRESSION: No acute process.\n");
 
   Manifest r = read_manifest(path);
   REQUIRE(r.rows.size() == 2);
@@ -95,13 +76,13 @@ TEST_CASE("manifest: write and read back, with inline reports and extra targets"
 }
 
 TEST_CASE("manifest: validation errors name the file and the line") {
-  const std::string dir = temp_dir("bad");
+  const std::string dir = fresh_temp_dir("manifest_bad");
   const std::string head =
       "id,image,report,patient_id,study_id,split,edema,Atelectasis,Cardiomegaly,Consolidation,Edema,EnlargedCardiomediastinum,"
       "Fracture,LungLesion,LungOpacity,NoFinding,PleuralEffusion,PleuralOther,Pneumonia,Pneumothorax,SupportDevices\n";
   const std::string ok = "x,x.png,,1,1,train,2,-2.0,1.0,0,,,,,,,,,,,\n";
   auto write = [&](const std::string& name, const std::string& body) {
-    write_text_file(dir + "/" + name, body);
+    write_file_atomic(dir + "/" + name, body);
     return dir + "/" + name;
   };
   CHECK(read_manifest(write("ok.csv", head + ok)).rows[0].chexpert[1] == 1);

@@ -5,7 +5,7 @@
 // phantoms is needed.
 #include <filesystem>
 
-#include "train/run.h"
+#include "runs/run_dir.h"
 #include "train/trainer.h"
 #include "train_testing.h"
 

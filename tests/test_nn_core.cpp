@@ -1,8 +1,6 @@
 // test_nn_core.cpp — Module naming and freezing, optimizers against PyTorch (tests/goldens/
 // optim.safetensors from tools/goldens/optim.py), schedules, gradient clipping, optimizer state
 // save/load, and checkpoint loading rules.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -36,9 +34,6 @@ struct Tree : Module {
   std::string type_name() const override { return "Tree"; }
 };
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_nn_" + std::to_string(::getpid()) + "_" + name)).string();
-}
 }  // namespace
 
 TEST_CASE("module: dotted names, buffers, counting, modes, freezing, summary") {

@@ -10,15 +10,16 @@
 #include <map>
 #include <set>
 
-#include "data/csv.h"
 #include "data/image.h"
 #include "data/manifest.h"
 #include "data/montage.h"
 #include "data/phantom.h"
+#include "tensor/file_io.h"
 #include "testing.h"
 
 using namespace cxr;
 using namespace cxr::data;
+using namespace cxr::testing;
 
 namespace {
 
@@ -26,7 +27,6 @@ std::string lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Mean of x (H, W) over the box [y0, y1) x [x0, x1) given as fractions of the size.
 double box_mean(const Tensor& x, double y0, double y1, double x0, double x1) {

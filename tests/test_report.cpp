@@ -14,7 +14,7 @@
 #include "report/base64.h"
 #include "report/fragment.h"
 #include "report/html.h"
-#include "report/run_files.h"
+#include "runs/run_files.h"
 #include "report/svg.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
@@ -32,9 +32,6 @@ size_t count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + needle.size())) ++n;
   return n;
-}
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 // Markup that marks the page (data-pwned on <html>) if it ever runs: hostile strings carry it, the

@@ -1,8 +1,6 @@
 // test_safetensors.cpp — the fixture/checkpoint container: round trips of every dtype, atomic
 // writes, targeted malformed files (each with the message a user sees), and a few hundred randomly
 // mutated files that must each either parse or throw cxr::Error (run under the sanitizers in CI).
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,9 +11,6 @@ using namespace cxr;
 using namespace cxr::testing;
 
 namespace {
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("cxr_test_" + std::to_string(::getpid()) + "_" + name)).string();
-}
 
 std::string valid_file_bytes() {
   std::string path = temp_path("valid.safetensors");

@@ -14,8 +14,8 @@
 
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
+#include "runs/run_dir.h"
 #include "tensor/safetensors.h"
-#include "train/run.h"
 #include "train/trainer.h"
 #include "train_testing.h"
 
@@ -63,7 +63,7 @@ TEST_CASE("train image: a ResNet learns edema severity on phantoms (held-out AUC
   CliRun r = run_cxr({"eval", "--checkpoint", o.out, "--manifest", o.manifest, "--out", o.out + "/again.json",
                       "--bootstrap", "100"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  json again = train::read_json_file(o.out + "/again.json");
+  json again = runs::read_json_file(o.out + "/again.json");
   CHECK(again["metrics"] == test["metrics"]);
   fs::remove_all(o.out);
 }

@@ -4,12 +4,17 @@
 //   check_gradcheck(...)     gradcheck in float64 and report failures through doctest
 //   check_close(...)         elementwise |a - b| <= atol + rtol |b| with a readable failure message
 //   ScopedCpuKernels         run a scope with the reference (or fast) CPU kernels
+//   error_of(fn), contains   the message of the cxr::Error fn throws; substring test
+//   temp_path, fresh_temp_dir, read_bytes, write_bytes   files of the test process
 #pragma once
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -34,6 +39,45 @@ class ScopedCpuKernels {
  private:
   CpuKernels old_;
 };
+
+// The message of the cxr::Error that fn throws ("" and a failed check if it throws none).
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  FAIL_CHECK("expected a cxr::Error");
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A path under the system temporary directory, unique to this test process (nothing is created).
+inline std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("cxr_test_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+// A fresh, empty directory under the temp directory, removed by the caller if wanted.
+inline std::string fresh_temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("cxr_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot open ", path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+  REQUIRE_MESSAGE(out.good(), "cannot write ", path);
+}
 
 inline std::string source_path(const std::string& relative) { return std::string(CXR_SOURCE_DIR) + "/" + relative; }
 

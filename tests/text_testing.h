@@ -1,6 +1,6 @@
 // text_testing.h — helpers for the text/labeler tests: the shared reference data in
 // ../shared/data (never copied into the repository; a test that needs it says so visibly and
-// passes when it is absent), temporary files, and running the cxr binary.
+// passes when it is absent), temporary directories, and running the cxr binary.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -25,18 +25,6 @@ inline bool have_shared_data(const std::string& relative) {
   if (std::filesystem::exists(shared_data(relative))) return true;
   skip_test(shared_data(relative) + " is absent, so this reference check did not run");
   return false;
-}
-
-inline std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open ", path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-inline void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-  REQUIRE_MESSAGE(out.good(), "cannot write ", path);
 }
 
 // A fresh directory under the system temporary directory, removed when the object dies.

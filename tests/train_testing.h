@@ -33,14 +33,6 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// A fresh directory under the temp directory, removed by the caller if wanted.
-inline std::string fresh_temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("cxr_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
 struct CliRun {
   int exit_code = -1;
   std::string out, err;

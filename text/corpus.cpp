@@ -4,22 +4,15 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <filesystem>
 #include <sstream>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace cxr::text {
 
 namespace {
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, "cannot open ", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "text/chars.h"
 #include "text/report.h"
 #include "text/resources.h"
@@ -35,12 +35,6 @@ std::string unquote(std::string_view f) {
     if (f[i] == '"' && i + 2 < f.size() && f[i + 1] == '"') ++i;
   }
   return out;
-}
-
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in.good(), path, ": cannot open ", what);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // label_report() for one list: the highest level detected (−1 if none); the detected terms are

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <unordered_map>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "text/chars.h"
 #include "text/report.h"
 #include "text/resources.h"
@@ -159,10 +159,7 @@ FindingsPhrases FindingsPhrases::parse(std::string_view contents, const std::str
 }
 
 FindingsPhrases FindingsPhrases::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in.good(), path, ": cannot open findings phrase list");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse(bytes, path);
+  return parse(read_file(path, "findings phrase list"), path);
 }
 
 FindingsPhrases FindingsPhrases::project_default() {

@@ -12,11 +12,10 @@
 #include "text/negex.h"
 
 #include <algorithm>
-#include <cstring>
-#include <fstream>
 #include <unordered_set>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "text/chars.h"
 #include "text/report.h"
 #include "text/resources.h"
@@ -236,10 +235,7 @@ Negex Negex::parse(std::string_view contents, const std::string& source) {
 }
 
 Negex Negex::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in.good(), path, ": cannot open NegEx trigger file");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse(bytes, path);
+  return parse(read_file(path, "NegEx trigger file"), path);
 }
 
 const Negex& Negex::project_default() {

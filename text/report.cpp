@@ -4,12 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "text/chars.h"
 
 namespace cxr::text {
@@ -30,11 +28,7 @@ std::string normalize_newlines(std::string_view bytes) {
 }
 
 std::string read_report_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, ": cannot open report: ", std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(path, ": error while reading report");
-  return normalize_newlines(bytes);
+  return normalize_newlines(read_file(path, "report"));
 }
 
 std::vector<std::string_view> split_sentences(std::string_view report) {

@@ -6,9 +6,9 @@
 #include <filesystem>
 
 #include "eval/metrics.h"
+#include "runs/run_dir.h"
 #include "tensor/file_io.h"
 #include "train/progress.h"
-#include "train/run.h"
 #include "train/task.h"
 #include "train/trainer.h"
 
@@ -25,9 +25,6 @@ struct Cell {
   std::string task;
   TrainOptions options;
 };
-
-// METHODS.md §12 calls the bounds by their estimators' names.
-std::string bound_label(const std::string& bound) { return bound == "dv" ? "MINE" : "CPC"; }
 
 // The metrics of a task shown in the table.
 std::vector<std::pair<std::string, std::string>> table_metrics(const std::string& task, const nlohmann::json& rows) {
@@ -56,8 +53,8 @@ std::string cell_text(const nlohmann::json& row, const std::string& metric) {
 
 nlohmann::json run_experiment(const ExperimentOptions& e) {
   CXR_CHECK(!e.manifest.empty() && !e.out.empty(), "experiment: --manifest and --out are required");
-  fs::create_directories(e.out + "/runs");
-  const std::string runs = e.out + "/runs/";
+  const runs::ExperimentPaths dir(e.out);
+  fs::create_directories(dir.runs_dir());
   auto t0 = std::chrono::steady_clock::now();
 
   // ---- the plan ----
@@ -82,7 +79,7 @@ nlohmann::json run_experiment(const ExperimentOptions& e) {
     for (auto& p : pretraining)
       for (auto& encoder : e.encoders) {
         Cell c{p.name + "-" + encoder + "-" + task, p.method, encoder, p.bound, task, d};
-        c.options.method = "finetune", c.options.init = runs + p.name, c.options.encoder = encoder;
+        c.options.method = "finetune", c.options.init = dir.run(p.name).dir(), c.options.encoder = encoder;
         downstream.push_back(c);
       }
   }
@@ -90,11 +87,12 @@ nlohmann::json run_experiment(const ExperimentOptions& e) {
   // ---- the runs ----
   const size_t total = pretraining.size() + downstream.size();
   size_t done = 0;
-  auto run_cell = [&](Cell& c, const std::string& done_marker) {
+  auto run_cell = [&](Cell& c) {
     ++done;
-    c.options.out = runs + c.name;
+    const runs::RunPaths run = dir.run(c.name);
+    c.options.out = run.dir();
     c.options.manifest = e.manifest;
-    if (fs::exists(c.options.out + "/" + done_marker)) {
+    if (fs::exists(run.done_marker())) {
       std::fprintf(stderr, "[experiment %zu/%zu] %s: done before, kept\n", done, total, c.name.c_str());
       return;
     }
@@ -103,23 +101,24 @@ nlohmann::json run_experiment(const ExperimentOptions& e) {
                  Progress::format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()).c_str());
     fs::remove_all(c.options.out);  // an unfinished run starts over
     run_training(c.options);
-    write_file_atomic(c.options.out + "/" + done_marker, "");
+    write_file_atomic(run.done_marker(), "");
   };
-  for (auto& c : pretraining) run_cell(c, "DONE");
-  for (auto& c : downstream) run_cell(c, "DONE");
+  for (auto& c : pretraining) run_cell(c);
+  for (auto& c : downstream) run_cell(c);
 
   // ---- the table ----
   nlohmann::json table = {{"labeled_fraction", e.base.labeled_fraction}, {"tasks", e.tasks}, {"rows", nlohmann::json::array()}};
   table["manifest"] = fs::absolute(e.manifest).string();
   table["arch"] = e.base.arch;
   for (auto& c : downstream) {
-    nlohmann::json eval = read_json_file(c.options.out + "/eval-" + c.options.test_split + ".json");
+    nlohmann::json eval = runs::read_json_file(dir.run(c.name).eval(c.options.test_split));
     table["rows"].push_back({{"method", c.method}, {"encoder", c.encoder}, {"bound", c.bound}, {"task", c.task},
-                             {"run", "runs/" + c.name}, {"n", eval.value("n", 0)}, {"metrics", eval["metrics"]}});
+                             {"run", runs::ExperimentPaths::run_entry(c.name)}, {"n", eval.value("n", 0)},
+                             {"metrics", eval["metrics"]}});
   }
   table["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_json_file(e.out + "/table.json", table);
-  write_file_atomic(e.out + "/table.md", experiment_table_markdown(table));
+  runs::write_json_file(dir.table_json(), table);
+  write_file_atomic(dir.table_markdown(), experiment_table_markdown(table));
   return table;
 }
 

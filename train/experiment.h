@@ -4,7 +4,7 @@
 //   per task:    image-only (a ResNet trained from scratch on the labelled fraction), and for each
 //                pretraining a fine-tuning with the encoder frozen and tuned, on the same labels
 //   evaluation:  each classifier on the test split, bootstrap CIs
-// Output (docs/RUNS.md): DIR/table.json, DIR/table.md, DIR/runs/<name>/. A run whose eval-test.json
+// Output (docs/RUNS.md): DIR/table.json, DIR/table.md, DIR/runs/<name>/. A run whose DONE marker
 // exists is not trained again, so an interrupted experiment continues where it stopped.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "train/method_registry.h"
 #include "train/options.h"
 
 namespace cxr::train {
@@ -25,9 +26,14 @@ struct ExperimentOptions {
   bool image_only = true;
   // The options every run starts from (arch, text encoder, labels, seed, threads, ...).
   TrainOptions base;
-  // Schedules: pretraining (mi) and downstream (image-only and fine-tuning).
-  int64_t pretrain_epochs = 100, pretrain_batch_size = 8, pretrain_max_steps = 0;
-  int64_t downstream_epochs = 300, downstream_batch_size = 64, downstream_max_steps = 0;
+  // Schedules: pretraining (mi) and downstream (image-only and fine-tuning, which share theirs); the
+  // methods' reference values unless set.
+  int64_t pretrain_epochs = method_spec("mi").default_epochs;
+  int64_t pretrain_batch_size = method_spec("mi").default_batch_size;
+  int64_t pretrain_max_steps = 0;
+  int64_t downstream_epochs = method_spec("finetune").default_epochs;
+  int64_t downstream_batch_size = method_spec("finetune").default_batch_size;
+  int64_t downstream_max_steps = 0;
 };
 
 // Runs (or continues) the grid; returns table.json's content.

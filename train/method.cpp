@@ -1,5 +1,6 @@
-// method.cpp — the Method base, the image-only and fine-tuning methods, the factory and loading a
-// trained run. The text, joint, MI and VAE methods are in their own files (methods_impl.h).
+// method.cpp — the Method base, the pieces the methods share (methods_impl.h), the factory (through
+// the registry, method_registry.h) and loading a trained run. Each method is in its own
+// method_<name>.cpp.
 #include "train/method.h"
 
 #include <filesystem>
@@ -8,8 +9,8 @@
 #include "nn/checkpoint.h"
 #include "nn/models/resnet.h"
 #include "ops/ops.h"
+#include "train/method_registry.h"
 #include "train/methods_impl.h"
-#include "train/run.h"
 
 namespace cxr::train {
 
@@ -42,8 +43,9 @@ Tensor Method::predict_logits(const data::Batch&) {
   fail("method '", options.method, "' has no classifier: fine-tune it first (cxr train --method finetune --init RUN)");
 }
 
-nlohmann::json Method::config_fields() const {
-  return {{"num_outputs", task.num_outputs()}, {"image_size", image_size()}};
+void Method::describe(runs::RunConfig& config) const {
+  config.num_outputs = task.num_outputs();
+  config.image_size = image_size();
 }
 
 std::vector<nn::ParamGroup> param_groups_of(const nn::Module& models, const std::vector<std::string>& prefixes, double lr) {
@@ -62,70 +64,25 @@ std::shared_ptr<nn::ResNet> make_image_model(const TrainOptions& o, int64_t outp
   return std::shared_ptr<nn::ResNet>(nn::make_resnet(o.arch, outputs, &gen).release());
 }
 
-// ---- image-only and fine-tuning: a ResNet with the task's head, Adam (METHODS.md §8) ----
-
-class ImageMethod : public Method {
- public:
-  ImageMethod(const TrainOptions& o, Task t, bool for_training) : Method(o, std::move(t)) {
-    image = models->add("image_model", make_image_model(o, task.num_outputs(), 1));
-    if (!for_training) return;
-    if (o.method == "finetune") load_encoder(o.init);
-    image->apply_freeze_policy(o.method == "finetune" ? o.encoder : "tuned");
-    optimizers.push_back({"image", std::make_unique<nn::Adam>(nn::param_groups(*image, o.lr)), constant_schedule});
-  }
-
-  bool trains_on(const data::ManifestRow& row) const override { return task.labelled(row); }
-
-  StepOutput loss(const data::Batch& batch) override {
-    nn::ResNetOutput out = image->forward(batch.images);
-    Tensor l = task.loss(out.logits, batch);
-    return {l, {{task.name == "edema" ? "ce" : "bce", l}}, {{"image logits", out.logits}, {"embedding", out.embedding}}};
-  }
-
-  bool predicts() const override { return true; }
-  Tensor predict_logits(const data::Batch& batch) override { return image->forward(batch.images).logits; }
-
- private:
-  // The reference's from_pretrained: image_model.* of an mi or joint run, without fc1.
-  void load_encoder(const std::string& run_dir) {
-    nlohmann::json init_config = read_json_file(run_dir + "/config.json");
-    const std::string arch = init_config.at("options").value("arch", std::string());
-    CXR_CHECK(arch == options.arch, run_dir, "/config.json: the run's architecture is '", arch, "' but --arch is '",
-              options.arch, "'");
-    nn::LoadOptions lo;
-    lo.strict = false, lo.prefix = "image_model.", lo.exclude = {"fc1.*"};
-    nn::LoadReport r = nn::load_checkpoint(*image, run_dir + "/model.safetensors", lo);
-    bool only_fc_missing = r.unexpected.empty() && r.mismatched.empty();
-    for (auto& m : r.missing) only_fc_missing = only_fc_missing && m.starts_with("fc1.");
-    CXR_CHECK(only_fc_missing && !r.loaded.empty(), run_dir, "/model.safetensors: not an image encoder of ",
-              options.arch, ": ", r.describe());
-  }
-
-  std::shared_ptr<nn::ResNet> image;
-};
-
 std::unique_ptr<Method> make_method(const TrainOptions& options, bool for_training) {
   TrainOptions o = options;
   o.resolve_defaults();
   Task task = Task::parse(o.task);
-  if (o.method == "image" || o.method == "finetune") return std::make_unique<ImageMethod>(o, task, for_training);
-  if (o.method == "joint") return make_joint_method(o, task, for_training);
-  if (o.method == "mi") return make_mi_method(o, task, for_training);
-  if (o.method == "vae") return make_vae_method(o, task, for_training);
-  fail("unknown method '", o.method, "' (expected image, vae, joint, mi or finetune)");
+  return method_spec(o.method).make(o, task, for_training);
 }
 
 std::unique_ptr<Method> load_trained_method(const std::string& run_dir, const std::string& weights) {
-  nlohmann::json config = read_json_file(run_dir + "/config.json");
+  const runs::RunPaths run(run_dir);
+  const runs::RunConfig config = runs::read_run_config(run_dir);
   TrainOptions o;
   try {
-    o = config.at("options").get<TrainOptions>();
+    o = config.options.get<TrainOptions>();
   } catch (const nlohmann::json::exception& e) {
-    fail(run_dir, "/config.json: malformed options: ", e.what());
+    fail(run.config(), ": malformed options: ", e.what());
   }
   o.out = run_dir;  // the run may have moved
   std::unique_ptr<Method> method = make_method(o, /*for_training=*/false);
-  const std::string path = weights.empty() ? run_dir + "/model.safetensors" : weights;
+  const std::string path = weights.empty() ? run.model() : weights;
   nn::LoadReport r = nn::load_checkpoint(*method->models, path, {});
   (void)r;
   method->models->eval();

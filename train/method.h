@@ -16,6 +16,8 @@
 #include "data/loader.h"
 #include "nn/module.h"
 #include "nn/optim.h"
+#include "runs/run_config.h"
+#include "runs/run_dir.h"
 #include "train/options.h"
 #include "train/task.h"
 
@@ -67,10 +69,10 @@ class Method {
   virtual bool predicts() const { return false; }
   virtual Tensor predict_logits(const data::Batch& batch);  // eval mode, no gradient: (N, task outputs)
 
-  // Extra config.json fields (num_outputs, text_model, ...), written next to the options.
-  virtual nlohmann::json config_fields() const;
+  // Its fields of config.json (num_outputs, image_size, text_model); the trainer sets the others.
+  virtual void describe(runs::RunConfig& config) const;
   // Called once the run directory exists (e.g. to copy the text encoder's vocabulary there).
-  virtual void prepare_run_directory(const std::string& dir) const {}
+  virtual void prepare_run_directory(const runs::RunPaths&) const {}
 
   TrainOptions options;
   Task task;

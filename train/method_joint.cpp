@@ -13,8 +13,8 @@
 #include "mi/ranking.h"
 #include "nn/checkpoint.h"
 #include "ops/ops.h"
+#include "train/method_registry.h"
 #include "train/methods_impl.h"
-#include "train/run.h"
 
 namespace cxr::train {
 namespace {
@@ -34,7 +34,7 @@ class JointMethod : public TextMethod {
     if (!for_training) return;
     if (o.joint_mode == "semisupervised_phase2") {
       // Phase 2 starts from the phase-1 model, everything included.
-      nn::load_checkpoint(*models, o.init + "/model.safetensors", {});
+      nn::load_checkpoint(*models, runs::RunPaths(o.init).model(), {});
     }
     // METHODS.md §7: no decay on names containing "bias" or "LayerNorm.weight"; BatchNorm weights are decayed.
     optimizers.push_back(text_adamw("joint", nn::param_groups_with_no_decay(*models, o.text_lr, o.text_weight_decay), o));
@@ -89,10 +89,23 @@ class JointMethod : public TextMethod {
   std::shared_ptr<nn::Linear> projection;
 };
 
+const MethodRegistration joint_registration({
+    .name = "joint",
+    .order = 3,
+    .summary = "the joint image-text model: both classifiers and the ranking loss (METHODS.md §7)",
+    .default_epochs = 300,
+    .default_batch_size = 4,
+    .check_options =
+        [](const TrainOptions& o) {
+          if (o.joint_mode == "semisupervised_phase2")
+            CXR_CHECK(!o.init.empty(),
+                      "train --method joint --joint-mode semisupervised_phase2: --init RUN_DIR (the phase-1 run) is required");
+          check_text_encoder_options(o);
+        },
+    .make = [](const TrainOptions& o, const Task& task, bool for_training) -> std::unique_ptr<Method> {
+      return std::make_unique<JointMethod>(o, task, for_training);
+    },
+});
+
 }  // namespace
-
-std::unique_ptr<Method> make_joint_method(const TrainOptions& o, const Task& task, bool for_training) {
-  return std::make_unique<JointMethod>(o, task, for_training);
-}
-
 }  // namespace cxr::train

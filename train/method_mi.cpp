@@ -16,6 +16,7 @@
 #include "mi/local.h"
 #include "ops/ops.h"
 #include "text/corpus.h"
+#include "train/method_registry.h"
 #include "train/methods_impl.h"
 
 namespace cxr::train {
@@ -95,10 +96,17 @@ class MiMethod : public TextMethod {
   std::shared_ptr<mi::ConcatCritic> critic, critic_local;
 };
 
+const MethodRegistration mi_registration({
+    .name = "mi",
+    .order = 4,
+    .summary = "image and text encoders pretrained by maximizing their mutual information (METHODS.md §8)",
+    .default_epochs = 100,
+    .default_batch_size = 8,
+    .check_options = check_text_encoder_options,
+    .make = [](const TrainOptions& o, const Task& task, bool for_training) -> std::unique_ptr<Method> {
+      return std::make_unique<MiMethod>(o, task, for_training);
+    },
+});
+
 }  // namespace
-
-std::unique_ptr<Method> make_mi_method(const TrainOptions& o, const Task& task, bool for_training) {
-  return std::make_unique<MiMethod>(o, task, for_training);
-}
-
 }  // namespace cxr::train

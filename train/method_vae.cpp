@@ -4,6 +4,7 @@
 // Predictions come from the label head at z = mu.
 #include "nn/models/vae.h"
 #include "ops/ops.h"
+#include "train/method_registry.h"
 #include "train/methods_impl.h"
 
 namespace cxr::train {
@@ -47,10 +48,20 @@ class VaeMethod : public Method {
   std::shared_ptr<nn::SemiSupervisedVAE> vae;
 };
 
+const MethodRegistration vae_registration({
+    .name = "vae",
+    .order = 2,
+    .summary = "the semi-supervised VAE: every image's ELBO, the labelled ones' -log p(y|z) (METHODS.md §5)",
+    .default_epochs = 100,
+    .default_batch_size = 64,
+    .check_options =
+        [](const TrainOptions& o) {
+          CXR_CHECK(o.task == "edema", "train --method vae: only --task edema is supported, got ", o.task);
+        },
+    .make = [](const TrainOptions& o, const Task& task, bool for_training) -> std::unique_ptr<Method> {
+      return std::make_unique<VaeMethod>(o, task, for_training);
+    },
+});
+
 }  // namespace
-
-std::unique_ptr<Method> make_vae_method(const TrainOptions& o, const Task& task, bool for_training) {
-  return std::make_unique<VaeMethod>(o, task, for_training);
-}
-
 }  // namespace cxr::train

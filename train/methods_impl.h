@@ -1,5 +1,5 @@
-// methods_impl.h — internal to train/: the constructors of the methods that live in their own
-// files, and the pieces they share (the image encoder, the text side).
+// methods_impl.h — internal to train/: the pieces the methods of train/method_<name>.cpp share (the
+// image encoder, parameter groups, the text side and its options).
 #pragma once
 
 #include <memory>
@@ -12,10 +12,6 @@
 #include "train/method.h"
 
 namespace cxr::train {
-
-std::unique_ptr<Method> make_joint_method(const TrainOptions& o, const Task& task, bool for_training);
-std::unique_ptr<Method> make_mi_method(const TrainOptions& o, const Task& task, bool for_training);
-std::unique_ptr<Method> make_vae_method(const TrainOptions& o, const Task& task, bool for_training);
 
 // One parameter group of the trainable parameters whose (prefixed) names start with one of
 // `prefixes` (e.g. "image_model.", "critic."), so that optimizer state names stay unique.
@@ -44,9 +40,9 @@ class TextSide {
   static std::string report_text(const std::string& raw_report);
   // Pooled embeddings (B, H) of texts (training mode: dropout as the encoder's mode says).
   Tensor pooled(const std::vector<std::string>& texts);
-  // Copies the config and vocabulary into DIR/text/ (the run's config.json points there).
-  void save_resources(const std::string& dir) const;
-  nlohmann::json config_fields() const;
+  // Copies the config and vocabulary into the run's text/ (its config.json points there).
+  void save_resources(const runs::RunPaths& run) const;
+  runs::TextModelConfig text_model_config() const;  // config.json's text_model
 
   std::shared_ptr<TextEncoder> model;
   std::unique_ptr<text::BertTokenizer> tokenizer;
@@ -57,6 +53,9 @@ class TextSide {
   std::unique_ptr<Generator> dropout_gen;
 };
 
+// The text encoder's options of a method that has one: --text-init, or --bert-config and --vocab.
+void check_text_encoder_options(const TrainOptions& o);
+
 // A method with a text encoder (joint, mi): the run directory gets the encoder's config and
 // vocabulary (text/), and config.json its text_model fields.
 class TextMethod : public Method {
@@ -64,12 +63,12 @@ class TextMethod : public Method {
   TextMethod(const TrainOptions& o, const Task& t, int64_t classifier_outputs, bool for_training)
       : Method(o, t), text(o, classifier_outputs, for_training) {}
   bool needs_reports() const override { return true; }
-  nlohmann::json config_fields() const override {
-    nlohmann::json j = Method::config_fields();
-    j["text_model"] = text.config_fields();
-    return j;
+  void describe(runs::RunConfig& config) const override {
+    Method::describe(config);
+    config.has_text_model = true;
+    config.text_model = text.text_model_config();
   }
-  void prepare_run_directory(const std::string& dir) const override { text.save_resources(dir); }
+  void prepare_run_directory(const runs::RunPaths& run) const override { text.save_resources(run); }
 
  protected:
   TextSide text;

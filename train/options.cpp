@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "tensor/error.h"
+#include "train/method_registry.h"
 
 namespace cxr::train {
 
@@ -28,12 +29,14 @@ static void check_one_of(const std::string& flag, const std::string& value, std:
 }
 
 void TrainOptions::resolve_defaults() {
-  if (epochs < 0) epochs = (method == "mi" || method == "vae") ? 100 : 300;
-  if (batch_size < 0) batch_size = method == "joint" ? 4 : method == "mi" ? 8 : 64;
+  const MethodSpec* spec = find_method(method);
+  if (!spec) return;  // validate() names the registered methods
+  if (epochs < 0) epochs = spec->default_epochs;
+  if (batch_size < 0) batch_size = spec->default_batch_size;
 }
 
 void TrainOptions::validate() const {
-  check_one_of("method", method, {"image", "vae", "joint", "mi", "finetune"});
+  check_one_of("method", method, method_names());
   CXR_CHECK(!manifest.empty(), "train: --manifest is required");
   CXR_CHECK(!out.empty(), "train: --out is required");
   CXR_CHECK(epochs > 0, "train: --epochs must be positive, got ", epochs);
@@ -51,13 +54,7 @@ void TrainOptions::validate() const {
   check_one_of("encoder", encoder, {"frozen", "tuned"});
   check_one_of("vae-head", vae_head, {"classifier", "regressor"});
   check_one_of("likelihood", likelihood, {"bernoulli", "gaussian"});
-  if (method == "finetune") CXR_CHECK(!init.empty(), "train --method finetune: --init RUN_DIR (an mi or joint run) is required");
-  if (method == "joint" && joint_mode == "semisupervised_phase2")
-    CXR_CHECK(!init.empty(), "train --method joint --joint-mode semisupervised_phase2: --init RUN_DIR (the phase-1 run) is required");
-  if (method == "joint" || method == "mi")
-    CXR_CHECK(!text_init.empty() || (!bert_config.empty() && !vocab.empty()), "train --method ", method,
-              ": give --text-init DIR (from cxr pretrain-text) or both --bert-config and --vocab");
-  if (method == "vae") CXR_CHECK(task == "edema", "train --method vae: only --task edema is supported, got ", task);
+  method_spec(method).check_options(*this);
   CXR_CHECK(max_seq_length >= 8, "train: --max-seq-length must be at least 8");
 }
 

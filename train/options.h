@@ -1,6 +1,7 @@
 // options.h — every option of `cxr train`, with the reference value as its default (METHODS.md
 // §5, §7, §8), and its JSON form (config.json's "options"). A value of -1 for epochs or
-// batch_size means "the method's reference value" (resolve_defaults fills it in).
+// batch_size means "the method's reference value" (resolve_defaults fills it in from the method's
+// registration, method_registry.h, which also checks the options the method needs).
 #pragma once
 
 #include <cstdint>
@@ -8,17 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "runs/run_config.h"
+
 namespace cxr::train {
 
 struct TrainOptions {
   // ---- what ----
-  std::string method;  // image | vae | joint | mi | finetune
+  std::string method;  // a registered method (method_registry.h)
   std::string manifest, out;
   std::string task = "edema";  // edema | findings | a CheXpert name
   std::string arch = "resnet256_6_2_1";
   // ---- schedule ----
-  int64_t epochs = -1;      // image/finetune 300, joint 300, mi 100, vae 100
-  int64_t batch_size = -1;  // image/finetune 64, joint 4, mi 8, vae 64
+  int64_t epochs = -1;      // -1: the method's reference value
+  int64_t batch_size = -1;  // -1: the method's reference value
   int64_t max_steps = 0;    // > 0: stop after this many steps (the epoch in progress is closed)
   double lr = 5e-4;         // Adam: image encoder, critics, VAE, fine-tuning
   double text_lr = 2e-5;    // AdamW: the text encoder (mi), everything (joint)
@@ -37,7 +40,7 @@ struct TrainOptions {
   // ---- text encoder (joint, mi) ----
   std::string text_init;  // a `cxr pretrain-text` directory: bert_config.json, vocab.txt, model.safetensors
   std::string bert_config, vocab;  // or a fresh encoder from a config and a vocabulary
-  int64_t max_seq_length = 320;
+  int64_t max_seq_length = runs::kDefaultMaxSeqLength;
   bool cased = false;
   // ---- joint ----
   std::string joint_mode = "supervised";  // supervised | semisupervised_phase1 | semisupervised_phase2
@@ -63,8 +66,8 @@ struct TrainOptions {
   int progress = -1;  // -1 auto (a bar on a terminal), 0 plain lines, 1 bar
   bool explain = true;  // write Grad-CAM overlays for a few test images at the end
 
-  void resolve_defaults();  // method-dependent -1 values
-  void validate() const;    // throws naming the bad option
+  void resolve_defaults();  // the method's reference epochs and batch size for -1 values
+  void validate() const;    // throws naming the bad option (the method's own checks included)
 };
 
 void to_json(nlohmann::json& j, const TrainOptions& o);

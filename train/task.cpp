@@ -4,10 +4,10 @@
 #include <cmath>
 #include <fstream>
 
-#include "data/csv.h"
 #include "eval/metrics.h"
-#include "tensor/file_io.h"
 #include "ops/ops.h"
+#include "tensor/file_io.h"
+#include "text/csv.h"
 
 namespace cxr::train {
 
@@ -244,7 +244,7 @@ void PredictionSet::write_csv(const std::string& path) const {
   text += "\n";
   char buf[32];
   for (size_t i = 0; i < ids_.size(); ++i) {
-    text += data::csv_field(ids_[i]);
+    text += text::csv_field(ids_[i]);
     for (double v : labels_[i]) {
       std::snprintf(buf, sizeof buf, ",%.6g", v);
       text += buf;

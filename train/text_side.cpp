@@ -21,7 +21,8 @@ TextSide::TextSide(const TrainOptions& o, int64_t classifier_outputs, bool for_t
     : max_seq_length(o.max_seq_length) {
   std::string config_path, weights;
   if (!for_training) {
-    config_path = o.out + "/text/bert_config.json", vocab_path = o.out + "/text/vocab.txt";
+    const runs::RunPaths run(o.out);
+    config_path = run.text_bert_config(), vocab_path = run.text_vocab();
   } else if (!o.text_init.empty()) {
     config_path = o.text_init + "/bert_config.json", vocab_path = o.text_init + "/vocab.txt";
     weights = o.text_init + "/model.safetensors";
@@ -60,17 +61,22 @@ Tensor TextSide::pooled(const std::vector<std::string>& texts) {
   return model->forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output;
 }
 
-void TextSide::save_resources(const std::string& dir) const {
-  std::filesystem::create_directories(dir + "/text");
-  config.save(dir + "/text/bert_config.json");
-  write_file_atomic(dir + "/text/vocab.txt", read_file(vocab_path));
+void TextSide::save_resources(const runs::RunPaths& run) const {
+  std::filesystem::create_directories(run.text_dir());
+  config.save(run.text_bert_config());
+  write_file_atomic(run.text_vocab(), read_file(vocab_path));
 }
 
-nlohmann::json TextSide::config_fields() const {
-  return {{"bert_config", "text/bert_config.json"},
-          {"vocab", "text/vocab.txt"},
-          {"max_seq_length", max_seq_length},
-          {"lower_case", tokenizer->options().do_lower_case}};
+runs::TextModelConfig TextSide::text_model_config() const {
+  return {.bert_config = runs::RunPaths::kTextBertConfig,
+          .vocab = runs::RunPaths::kTextVocab,
+          .max_seq_length = max_seq_length,
+          .lower_case = tokenizer->options().do_lower_case};
+}
+
+void check_text_encoder_options(const TrainOptions& o) {
+  CXR_CHECK(!o.text_init.empty() || (!o.bert_config.empty() && !o.vocab.empty()), "train --method ", o.method,
+            ": give --text-init DIR (from cxr pretrain-text) or both --bert-config and --vocab");
 }
 
 ScheduledOptimizer text_adamw(const std::string& name, std::vector<nn::ParamGroup> groups, const TrainOptions& o) {

@@ -9,15 +9,16 @@
 #include <set>
 
 #include "autograd/node.h"
-#include "data/csv.h"
 #include "data/loader.h"
 #include "nn/checkpoint.h"
-#include "tensor/cpu/runtime.h"
 #include "ops/ops.h"
+#include "runs/run_config.h"
+#include "runs/run_dir.h"
+#include "tensor/cpu/runtime.h"
+#include "text/csv.h"
 #include "text/findings.h"
 #include "train/method.h"
 #include "train/progress.h"
-#include "train/run.h"
 
 namespace cxr::train {
 namespace {
@@ -55,7 +56,7 @@ bool in_splits(const data::ManifestRow& row, const std::vector<std::string>& spl
 // Replaces the training rows' labels by those of a `cxr label` CSV, matched on the manifest id or on
 // the report file name without its extension.
 void apply_label_csv(data::Manifest& m, const TrainOptions& o, const std::string& path, bool edema) {
-  data::CsvTable t = data::read_csv(path);
+  text::CsvTable t = text::read_csv(path);
   const int64_t key_col = t.require_column("report");
   std::map<std::string, size_t> by_key;
   for (size_t r = 0; r < t.rows.size(); ++r) by_key[report_key(t.rows[r][size_t(key_col)])] = r;
@@ -164,16 +165,230 @@ PredictionSet predict(Method& method, data::Loader& loader, const Task& task, in
   return set;
 }
 
-void remove_epoch_files(const RunDirectory& run, int64_t epoch, const std::vector<ScheduledOptimizer>& optimizers) {
+void remove_epoch_files(const runs::RunPaths& run, int64_t epoch, const std::vector<ScheduledOptimizer>& optimizers) {
   std::error_code ec;
-  fs::remove(run.file("state/model-epoch" + std::to_string(epoch) + ".safetensors"), ec);
-  for (auto& o : optimizers)
-    fs::remove(run.file("state/optimizer-" + o.name + "-epoch" + std::to_string(epoch) + ".safetensors"), ec);
+  fs::remove(run.state_model(epoch), ec);
+  for (auto& o : optimizers) fs::remove(run.state_optimizer(o.name, epoch), ec);
+}
+
+// ---- opening a run: a fresh one, or the resumption of one ----
+
+// A fresh run: the method's files (text/), config.json, an empty metrics log.
+runs::TrainerState start_run(runs::RunDirectory& run, const Method& method, const TrainOptions& o,
+                             const nlohmann::json& options_json) {
+  runs::RunConfig config;
+  config.method = o.method, config.arch = o.arch, config.task = o.task, config.seed = o.seed;
+  config.resize = o.resize;
+  config.manifest = fs::absolute(o.manifest).string();
+  config.options = options_json;
+  method.describe(config);
+  method.prepare_run_directory(run);
+  run.write_config(config);
+  run.open_metrics(0);
+  return {};
+}
+
+// --resume: the options must be config.json's (kRunControlOptions aside); the models, optimizer
+// moments and generator states of the last completed epoch come back, and the log is cut back to it.
+runs::TrainerState resume_run(runs::RunDirectory& run, Method& method, const TrainOptions& o,
+                              const nlohmann::json& options_json) {
+  CXR_CHECK(run.has_state(), o.out, ": nothing to resume (no state/trainer.json); start the run without --resume");
+  check_resumable(run.read_options(), options_json, run.config());
+  runs::TrainerState state = run.read_state();
+  nn::load_checkpoint(*method.models, run.state_model(state.epoch), {});
+  for (auto& opt : method.optimizers) opt.optimizer->load(run.state_optimizer(opt.name, state.epoch));
+  for (auto& [name, gen] : method.generators) {
+    auto it = state.generators.find(name);
+    CXR_CHECK(it != state.generators.end(), run.trainer_state(), ": no state for generator '", name, "'");
+    gen->set_state(it->second.first, it->second.second);
+  }
+  run.open_metrics(state.metrics_bytes);
+  return state;
+}
+
+// ---- the loaders ----
+
+struct TrainingLoaders {
+  std::unique_ptr<data::Loader> train;
+  std::unique_ptr<data::Loader> val;  // null when the method has no classifier or the split no rows
+  int64_t steps_per_epoch = 0;
+  int64_t total_steps = 0;  // epochs x steps per epoch, or --max-steps if fewer
+};
+
+TrainingLoaders make_loaders(const data::Manifest& manifest, Method& method, const TrainOptions& o) {
+  TrainingLoaders l;
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch_size, lo.shuffle = true, lo.drop_last = method.drop_last(), lo.seed = o.seed;
+  lo.workers = o.workers, lo.splits = o.train_splits;
+  lo.filter = [m = &method](const data::ManifestRow& r) { return m->trains_on(r); };
+  lo.transform = data::resized(o.resize, method.train_transform());
+  lo.load_reports = method.needs_reports();
+  l.train = std::make_unique<data::Loader>(manifest, lo);
+  std::string splits;
+  for (auto& s : o.train_splits) splits += (splits.empty() ? "" : ",") + s;
+  CXR_CHECK(l.train->size() > 0, o.manifest, ": no rows to train on in split(s) ", splits,
+            method.predicts() ? " with a label for task " + o.task : "");
+  l.steps_per_epoch = l.train->batches_per_epoch();
+  CXR_CHECK(l.steps_per_epoch > 0, o.manifest, ": ", l.train->size(), " training rows make no full batch of ",
+            o.batch_size, " (this method drops the last incomplete batch)");
+  l.total_steps = o.epochs * l.steps_per_epoch;
+  if (o.max_steps > 0) l.total_steps = std::min(l.total_steps, o.max_steps);
+  if (method.predicts()) {
+    l.val = std::make_unique<data::Loader>(
+        manifest, eval_loader_options(method.task, o.val_split, method.image_size(), o.resize, o.batch_size, o.workers));
+    if (l.val->size() == 0) l.val.reset();
+  }
+  return l;
+}
+
+// ---- the epochs ----
+
+// The loop across epochs: where it stands (state, step) and what it writes to.
+class TrainingLoop {
+ public:
+  TrainingLoop(const TrainOptions& o, Method& method, runs::RunDirectory& run, TrainingLoaders& loaders,
+               runs::TrainerState state, Clock::time_point start)
+      : o_(o), method_(method), run_(run), loaders_(loaders), state_(std::move(state)), step_(state_.step),
+        elapsed_before_(state_.elapsed_s), start_(start), progress_(o.progress, o.log_every * 5) {}
+
+  // Epochs after the last completed one, until --epochs or the step budget.
+  void run() {
+    for (int64_t epoch = state_.epoch + 1; epoch <= o_.epochs && step_ < loaders_.total_steps; ++epoch) {
+      const EpochLoss loss = train_epoch(epoch);
+      end_epoch(epoch, loss);
+    }
+  }
+
+ private:
+  struct EpochLoss {
+    double sum = 0;
+    int64_t steps = 0;
+    double mean() const { return steps ? sum / double(steps) : NAN; }
+  };
+
+  double elapsed() const { return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  // The steps of one epoch: a `step` line in the log every --log-every steps; a non-finite loss
+  // logs a `stop` line and throws NonFiniteLoss.
+  EpochLoss train_epoch(int64_t epoch) {
+    data::Loader& loader = *loaders_.train;
+    loader.start_epoch(epoch);
+    progress_.start_epoch(epoch, o_.epochs, std::min(loaders_.steps_per_epoch, loaders_.total_steps - step_));
+    EpochLoss epoch_loss;
+    double window_loss = 0;
+    std::map<std::string, double> window_parts;
+    int64_t window = 0;
+    auto flush_window = [&]() {
+      if (window == 0) return;
+      const auto& optimizers = method_.optimizers;
+      nlohmann::json ev = {{"event", "step"},
+                           {"epoch", epoch},
+                           {"step", step_},
+                           {"loss", window_loss / double(window)},
+                           {"lr", optimizers.empty() ? 0.0 : optimizers[0].optimizer->groups()[0].lr},
+                           {"elapsed_s", elapsed()}};
+      for (auto& [k, v] : window_parts) ev["parts"][k] = v / double(window);
+      run_.log(ev);
+      window_loss = 0, window = 0, window_parts.clear();
+    };
+    while (step_ < loaders_.total_steps) {
+      std::optional<data::Batch> batch = loader.next();
+      if (!batch) break;
+      method_.models->train();
+      method_.zero_grad();
+      StepOutput out = method_.loss(*batch);
+      if (!out.loss.defined()) continue;  // nothing labelled in this batch
+      const double loss_value = out.loss.item();
+      if (!std::isfinite(loss_value)) {
+        flush_window();
+        const std::string msg = exit_message_for_non_finite(out, step_ + 1, epoch);
+        run_.log({{"event", "stop"}, {"reason", "non-finite loss"}, {"step", step_ + 1}, {"detail", msg}});
+        throw NonFiniteLoss(msg);
+      }
+      out.loss.backward();
+      method_.step(step_, loaders_.total_steps);
+      ++step_, ++epoch_loss.steps, ++window;
+      window_loss += loss_value, epoch_loss.sum += loss_value;
+      for (auto& [k, t] : out.parts) window_parts[k] += t.item();
+      if (window >= o_.log_every) flush_window();
+      char status[64];
+      std::snprintf(status, sizeof status, "loss %.4f", loss_value);
+      progress_.update(epoch_loss.steps, status);
+    }
+    flush_window();
+    return epoch_loss;
+  }
+
+  // The end of an epoch: validation, the `epoch` line, then the checkpoint (state/trainer.json is
+  // the commit point), best.safetensors when the headline metric improved, model.safetensors.
+  void end_epoch(int64_t epoch, const EpochLoss& loss) {
+    nlohmann::json ev = {{"event", "epoch"}, {"epoch", epoch}, {"step", step_}, {"train_loss", loss.mean()}};
+    std::string summary = "loss " + std::to_string(loss.mean());
+    double score = NAN;
+    if (loaders_.val) {
+      nlohmann::json val = predict(method_, *loaders_.val, method_.task).evaluate(0, o_.seed);
+      for (auto& [name, m] : val["metrics"].items()) ev["val"][name] = m["value"];
+      const std::string headline = headline_metric(method_.task);
+      if (val["metrics"].contains(headline) && val["metrics"][headline]["value"].is_number())
+        score = val["metrics"][headline]["value"].get<double>();
+      summary += "  val " + headline + " " + (std::isfinite(score) ? std::to_string(score) : std::string("n/a"));
+    }
+    const double elapsed_s = elapsed();
+    ev["elapsed_s"] = elapsed_s;
+    run_.log(ev);
+
+    nn::save_checkpoint(*method_.models, run_.state_model(epoch));
+    for (auto& opt : method_.optimizers) opt.optimizer->save(run_.state_optimizer(opt.name, epoch));
+    const int64_t previous = state_.epoch;
+    state_.epoch = epoch, state_.step = step_, state_.metrics_bytes = run_.metrics_bytes(), state_.elapsed_s = elapsed_s;
+    if (std::isfinite(score) && score > state_.best_score) {
+      state_.best_score = score, state_.best_epoch = epoch;
+      nn::save_checkpoint(*method_.models, run_.best_model());
+    }
+    state_.generators.clear();
+    for (auto& [name, gen] : method_.generators) state_.generators[name] = {gen->seed(), gen->offset()};
+    run_.write_state(state_);  // the commit point: from here on a resume starts after this epoch
+    if (previous > 0) remove_epoch_files(run_, previous, method_.optimizers);
+    nn::save_checkpoint(*method_.models, run_.model());
+    progress_.end_epoch(summary);
+  }
+
+  const TrainOptions& o_;
+  Method& method_;
+  runs::RunDirectory& run_;
+  TrainingLoaders& loaders_;
+  runs::TrainerState state_;
+  int64_t step_;
+  double elapsed_before_;
+  Clock::time_point start_;
+  Progress progress_;
+};
+
+// ---- the final evaluation ----
+
+// The validation and test splits with bootstrap CIs: eval-<split>.json and predictions-<split>.csv.
+// Returns the test split's evaluation (null when the method has no classifier or the split no rows).
+nlohmann::json evaluate_held_out(const data::Manifest& manifest, Method& method, const TrainOptions& o,
+                                 const runs::RunPaths& run) {
+  nlohmann::json test_result;
+  if (!method.predicts()) return test_result;
+  for (const std::string& split : {o.val_split, o.test_split}) {
+    data::Loader l(manifest, eval_loader_options(method.task, split, method.image_size(), o.resize, o.batch_size, o.workers));
+    if (l.size() == 0) continue;
+    PredictionSet p = predict(method, l, method.task);
+    nlohmann::json result = p.evaluate(o.bootstrap, o.seed);
+    result["split"] = split;
+    runs::write_json_file(run.eval(split), result);
+    p.write_csv(run.predictions(split));
+    if (split == o.test_split) test_result = result;
+  }
+  return test_result;
 }
 
 }  // namespace
 
 data::Manifest prepare_manifest(const TrainOptions& o) {
+
   data::Manifest m = data::read_manifest(o.manifest);
   if (!o.edema_labels.empty()) apply_label_csv(m, o, o.edema_labels, /*edema=*/true);
   if (!o.findings_labels.empty()) apply_label_csv(m, o, o.findings_labels, /*edema=*/false);
@@ -196,163 +411,21 @@ nlohmann::json run_training(TrainOptions o) {
   o.resolve_defaults();
   o.validate();
   cpu::set_num_threads(o.threads);
-  const auto t_start = Clock::now();
+  const auto start = Clock::now();
 
   data::Manifest manifest = prepare_manifest(o);
   std::unique_ptr<Method> method = make_method(o, /*for_training=*/true);
   method->task.bind(manifest);
-  RunDirectory run(o.out);
-  nlohmann::json options_json = o;
+  runs::RunDirectory run(o.out);
+  const nlohmann::json options_json = o;
+  runs::TrainerState state = o.resume ? resume_run(run, *method, o, options_json) : start_run(run, *method, o, options_json);
 
-  TrainerState state;
-  if (o.resume) {
-    CXR_CHECK(run.has_state(), o.out, ": nothing to resume (no state/trainer.json); start the run without --resume");
-    check_resumable(run.read_config().at("options"), options_json, run.file("config.json"));
-    state = run.read_state();
-    const std::string e = std::to_string(state.epoch);
-    nn::load_checkpoint(*method->models, run.file("state/model-epoch" + e + ".safetensors"), {});
-    for (auto& opt : method->optimizers) opt.optimizer->load(run.file("state/optimizer-" + opt.name + "-epoch" + e + ".safetensors"));
-    for (auto& [name, gen] : method->generators) {
-      auto it = state.generators.find(name);
-      CXR_CHECK(it != state.generators.end(), run.file("state/trainer.json"), ": no state for generator '", name, "'");
-      gen->set_state(it->second.first, it->second.second);
-    }
-    run.open_metrics(state.metrics_bytes);
-  } else {
-    nlohmann::json config = method->config_fields();
-    config["method"] = o.method, config["arch"] = o.arch, config["task"] = o.task, config["seed"] = o.seed;
-    config["resize"] = o.resize;
-    config["manifest"] = fs::absolute(o.manifest).string();
-    config["options"] = options_json;
-    method->prepare_run_directory(o.out);
-    run.write_config(config);
-    run.open_metrics(0);
-  }
-
-  data::LoaderOptions lo;
-  lo.batch_size = o.batch_size, lo.shuffle = true, lo.drop_last = method->drop_last(), lo.seed = o.seed;
-  lo.workers = o.workers, lo.splits = o.train_splits;
-  lo.filter = [m = method.get()](const data::ManifestRow& r) { return m->trains_on(r); };
-  lo.transform = data::resized(o.resize, method->train_transform());
-  lo.load_reports = method->needs_reports();
-  data::Loader loader(manifest, lo);
-  std::string splits;
-  for (auto& s : o.train_splits) splits += (splits.empty() ? "" : ",") + s;
-  CXR_CHECK(loader.size() > 0, o.manifest, ": no rows to train on in split(s) ", splits,
-            method->predicts() ? " with a label for task " + o.task : "");
-  const int64_t per_epoch = loader.batches_per_epoch();
-  CXR_CHECK(per_epoch > 0, o.manifest, ": ", loader.size(), " training rows make no full batch of ", o.batch_size,
-            " (this method drops the last incomplete batch)");
-  int64_t total_steps = o.epochs * per_epoch;
-  if (o.max_steps > 0) total_steps = std::min(total_steps, o.max_steps);
-
-  std::unique_ptr<data::Loader> val_loader;
-  if (method->predicts()) {
-    val_loader = std::make_unique<data::Loader>(
-        manifest, eval_loader_options(method->task, o.val_split, method->image_size(), o.resize, o.batch_size, o.workers));
-    if (val_loader->size() == 0) val_loader.reset();
-  }
-
-  Progress progress(o.progress, o.log_every * 5);
+  TrainingLoaders loaders = make_loaders(manifest, *method, o);
   std::fprintf(stderr, "train %s: %lld rows, %lld steps per epoch, %lld epochs, %lld parameters (%lld trainable)\n",
-               o.method.c_str(), (long long)loader.size(), (long long)per_epoch, (long long)o.epochs,
+               o.method.c_str(), (long long)loaders.train->size(), (long long)loaders.steps_per_epoch, (long long)o.epochs,
                (long long)method->models->num_parameters(), (long long)method->models->num_parameters(true));
-
-  int64_t step = state.step;
-  double elapsed_before = state.elapsed_s;
-  for (int64_t epoch = state.epoch + 1; epoch <= o.epochs && step < total_steps; ++epoch) {
-    loader.start_epoch(epoch);
-    progress.start_epoch(epoch, o.epochs, std::min(per_epoch, total_steps - step));
-    double window_loss = 0, epoch_loss = 0;
-    std::map<std::string, double> window_parts;
-    int64_t window = 0, in_epoch = 0;
-    auto flush_window = [&]() {
-      if (window == 0) return;
-      nlohmann::json ev = {{"event", "step"},
-                           {"epoch", epoch},
-                           {"step", step},
-                           {"loss", window_loss / double(window)},
-                           {"lr", method->optimizers.empty() ? 0.0 : method->optimizers[0].optimizer->groups()[0].lr},
-                           {"elapsed_s", elapsed_before + std::chrono::duration<double>(Clock::now() - t_start).count()}};
-      for (auto& [k, v] : window_parts) ev["parts"][k] = v / double(window);
-      run.log(ev);
-      window_loss = 0, window = 0, window_parts.clear();
-    };
-    while (step < total_steps) {
-      std::optional<data::Batch> batch = loader.next();
-      if (!batch) break;
-      method->models->train();
-      method->zero_grad();
-      StepOutput out = method->loss(*batch);
-      if (!out.loss.defined()) continue;  // nothing labelled in this batch
-      const double loss_value = out.loss.item();
-      if (!std::isfinite(loss_value)) {
-        flush_window();
-        const std::string msg = exit_message_for_non_finite(out, step + 1, epoch);
-        run.log({{"event", "stop"}, {"reason", "non-finite loss"}, {"step", step + 1}, {"detail", msg}});
-        throw NonFiniteLoss(msg);
-      }
-      out.loss.backward();
-      method->step(step, total_steps);
-      ++step, ++in_epoch, ++window;
-      window_loss += loss_value, epoch_loss += loss_value;
-      for (auto& [k, t] : out.parts) window_parts[k] += t.item();
-      if (window >= o.log_every) flush_window();
-      char status[64];
-      std::snprintf(status, sizeof status, "loss %.4f", loss_value);
-      progress.update(in_epoch, status);
-    }
-    flush_window();
-
-    // ---- end of epoch: validation, checkpoint ----
-    nlohmann::json ev = {{"event", "epoch"}, {"epoch", epoch}, {"step", step},
-                         {"train_loss", in_epoch ? epoch_loss / double(in_epoch) : NAN}};
-    std::string summary = "loss " + std::to_string(in_epoch ? epoch_loss / double(in_epoch) : NAN);
-    double score = NAN;
-    if (val_loader) {
-      nlohmann::json val = predict(*method, *val_loader, method->task).evaluate(0, o.seed);
-      for (auto& [name, m] : val["metrics"].items()) ev["val"][name] = m["value"];
-      const std::string headline = headline_metric(method->task);
-      if (val["metrics"].contains(headline) && val["metrics"][headline]["value"].is_number())
-        score = val["metrics"][headline]["value"].get<double>();
-      summary += "  val " + headline + " " + (std::isfinite(score) ? std::to_string(score) : std::string("n/a"));
-    }
-    const double elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - t_start).count();
-    ev["elapsed_s"] = elapsed;
-    run.log(ev);
-
-    const std::string e = std::to_string(epoch);
-    nn::save_checkpoint(*method->models, run.file("state/model-epoch" + e + ".safetensors"));
-    for (auto& opt : method->optimizers) opt.optimizer->save(run.file("state/optimizer-" + opt.name + "-epoch" + e + ".safetensors"));
-    const int64_t previous = state.epoch;
-    state.epoch = epoch, state.step = step, state.metrics_bytes = run.metrics_bytes(), state.elapsed_s = elapsed;
-    if (std::isfinite(score) && score > state.best_score) {
-      state.best_score = score, state.best_epoch = epoch;
-      nn::save_checkpoint(*method->models, run.file("best.safetensors"));
-    }
-    state.generators.clear();
-    for (auto& [name, gen] : method->generators) state.generators[name] = {gen->seed(), gen->offset()};
-    run.write_state(state);  // the commit point: from here on a resume starts after this epoch
-    if (previous > 0) remove_epoch_files(run, previous, method->optimizers);
-    nn::save_checkpoint(*method->models, run.file("model.safetensors"));
-    progress.end_epoch(summary);
-  }
-
-  // ---- final evaluation on the held-out splits ----
-  nlohmann::json test_result;
-  if (method->predicts()) {
-    for (const std::string& split : {o.val_split, o.test_split}) {
-      data::Loader l(manifest, eval_loader_options(method->task, split, method->image_size(), o.resize, o.batch_size, o.workers));
-      if (l.size() == 0) continue;
-      PredictionSet p = predict(*method, l, method->task);
-      nlohmann::json result = p.evaluate(o.bootstrap, o.seed);
-      result["split"] = split;
-      write_json_file(run.file("eval-" + split + ".json"), result);
-      p.write_csv(run.file("predictions-" + split + ".csv"));
-      if (split == o.test_split) test_result = result;
-    }
-  }
-  return test_result;
+  TrainingLoop(o, *method, run, loaders, std::move(state), start).run();
+  return evaluate_held_out(manifest, *method, o, run);
 }
 
 nlohmann::json run_evaluation(const EvalOptions& e) {
@@ -373,7 +446,7 @@ nlohmann::json run_evaluation(const EvalOptions& e) {
   nlohmann::json result = p.evaluate(e.bootstrap, e.seed);
   result["split"] = e.split;
   result["checkpoint"] = e.run_dir;
-  if (!e.out.empty()) write_json_file(e.out, result);
+  if (!e.out.empty()) runs::write_json_file(e.out, result);
   if (!e.predictions.empty()) p.write_csv(e.predictions);
   return result;
 }

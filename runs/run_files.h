@@ -1,6 +1,6 @@
 // run_files.h — reads the files of a training run and of an experiment directory (docs/RUNS.md)
-// into plain structs for the HTML report. Only reading and validation happen here; html.cpp
-// renders. Every problem is a cxr::Error naming the file (and the line of metrics.jsonl, or the
+// into plain structs for display (the HTML report, report/html.h renders them). Only reading and
+// validation happen here. Every problem is a cxr::Error naming the file (and the line of metrics.jsonl, or the
 // JSON key) and what is wrong; an absent optional file is not an error (its member stays empty).
 //
 // Leniencies (documented in docs/REPORT.md):
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace cxr::report {
+namespace cxr::runs {
 
 // A metric value with its confidence interval; NaN where the file has null or nothing.
 struct MetricValue {
@@ -28,9 +28,9 @@ struct MetricValue {
   double ci_low = NAN, ci_high = NAN;
 };
 
-// The resolved options of a run, as display strings (strings as they are, other JSON values as
-// compact JSON text), in the file's key order.
-struct RunConfig {
+// config.json as display strings (strings as they are, other JSON values as compact JSON text), in
+// the file's key order; run_config.h reads it typed, for loading the run's models.
+struct ConfigListing {
   std::string method, arch, task;                            // empty when absent
   std::vector<std::pair<std::string, std::string>> fields;   // top-level keys except "options"
   std::vector<std::pair<std::string, std::string>> options;  // the "options" object
@@ -96,7 +96,7 @@ GradcamInfo read_gradcam_json(const std::string& path);
 
 struct RunFiles {
   std::string dir;
-  std::optional<RunConfig> config;   // config.json
+  std::optional<ConfigListing> config;  // config.json
   std::optional<TrainingLog> log;    // metrics.jsonl
   std::vector<EvalResult> evals;     // eval-*.json, sorted by file name
   std::vector<ExplainItem> explain;  // sorted by id
@@ -106,7 +106,7 @@ struct RunFiles {
 // config.json, metrics.jsonl and eval-*.json, or when a present file is malformed.
 RunFiles read_run(const std::string& dir);
 
-RunConfig read_config(const std::string& path);
+ConfigListing read_config_listing(const std::string& path);
 TrainingLog read_metrics_log(const std::string& path);
 EvalResult read_eval(const std::string& path);
 
@@ -125,4 +125,4 @@ struct ExperimentTable {
 // bound, task), or a run path that is absolute or leaves the directory ("..").
 ExperimentTable read_experiment_table(const std::string& path);
 
-}  // namespace cxr::report
+}  // namespace cxr::runs

@@ -1,47 +1,65 @@
-// run.cpp — see run.h.
-#include "train/run.h"
-
-#include <unistd.h>
+// run_dir.cpp — see run_dir.h.
+#include "runs/run_dir.h"
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
+#include "runs/run_config.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
-namespace cxr::train {
+namespace cxr::runs {
 
-nlohmann::json read_json_file(const std::string& path) {
+template <typename Json>
+Json read_json_file(const std::string& path) {
   const std::string text = read_file(path);
   try {
-    return nlohmann::json::parse(text);
+    return Json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
+    fail(path, ": invalid JSON: ", e.what());
   }
 }
+template nlohmann::json read_json_file<nlohmann::json>(const std::string&);
+template nlohmann::ordered_json read_json_file<nlohmann::ordered_json>(const std::string&);
 
 void write_json_file(const std::string& path, const nlohmann::json& value) {
   write_file_atomic(path, value.dump(2) + "\n");
 }
 
-RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
+std::string RunPaths::file(const std::string& name) const { return (std::filesystem::path(dir_) / name).string(); }
+std::string ExperimentPaths::file(const std::string& name) const { return RunPaths(dir_).file(name); }
+
+std::string RunPaths::state_model(int64_t epoch) const {
+  return file("state/model-epoch" + std::to_string(epoch) + ".safetensors");
+}
+
+std::string RunPaths::state_optimizer(const std::string& name, int64_t epoch) const {
+  return file("state/optimizer-" + name + "-epoch" + std::to_string(epoch) + ".safetensors");
+}
+
+RunDirectory::RunDirectory(std::string path) : RunPaths(std::move(path)) {
   std::error_code ec;
-  std::filesystem::create_directories(path_ + "/state", ec);
-  CXR_CHECK(!ec, path_, ": cannot create the run directory: ", ec.message());
+  std::filesystem::create_directories(state_dir(), ec);
+  CXR_CHECK(!ec, dir(), ": cannot create the run directory: ", ec.message());
 }
 
 RunDirectory::~RunDirectory() {
   if (metrics_) std::fclose(metrics_);
 }
 
-nlohmann::json RunDirectory::read_config() const { return read_json_file(file("config.json")); }
-void RunDirectory::write_config(const nlohmann::json& config) const { write_json_file(file("config.json"), config); }
+nlohmann::json RunDirectory::read_options() const {
+  nlohmann::json j = read_json_file(config());
+  CXR_CHECK(j.is_object() && j.contains("options"), config(), ": no \"options\" object");
+  return j.at("options");
+}
 
-bool RunDirectory::has_state() const { return std::filesystem::exists(file("state/trainer.json")); }
+void RunDirectory::write_config(const RunConfig& c) const { write_json_file(config(), run_config_json(c)); }
+
+bool RunDirectory::has_state() const { return std::filesystem::exists(trainer_state()); }
 
 TrainerState RunDirectory::read_state() const {
-  const std::string where = file("state/trainer.json");
+  const std::string where = trainer_state();
   nlohmann::json j = read_json_file(where);
   TrainerState s;
   try {
@@ -65,11 +83,11 @@ void RunDirectory::write_state(const TrainerState& s) const {
                       {"elapsed_s", s.elapsed_s}, {"best_score", s.best_score}, {"best_epoch", s.best_epoch}};
   j["generators"] = nlohmann::json::object();
   for (auto& [name, g] : s.generators) j["generators"][name] = {g.first, g.second};
-  write_json_file(file("state/trainer.json"), j);
+  write_json_file(trainer_state(), j);
 }
 
 void RunDirectory::open_metrics(int64_t bytes) {
-  const std::string where = file("metrics.jsonl");
+  const std::string where = metrics();
   if (metrics_) std::fclose(metrics_), metrics_ = nullptr;
   if (bytes == 0) {
     metrics_ = std::fopen(where.c_str(), "w");
@@ -87,11 +105,11 @@ void RunDirectory::open_metrics(int64_t bytes) {
 }
 
 void RunDirectory::log(const nlohmann::json& event) {
-  CXR_CHECK(metrics_ != nullptr, file("metrics.jsonl"), ": not open");
+  CXR_CHECK(metrics_ != nullptr, metrics(), ": not open");
   const std::string line = event.dump() + "\n";
   CXR_CHECK(std::fwrite(line.data(), 1, line.size(), metrics_) == line.size() && std::fflush(metrics_) == 0,
-            file("metrics.jsonl"), ": write failed: ", std::strerror(errno));
+            metrics(), ": write failed: ", std::strerror(errno));
   metrics_bytes_ += int64_t(line.size());
 }
 
-}  // namespace cxr::train
+}  // namespace cxr::runs

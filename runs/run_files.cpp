@@ -1,6 +1,6 @@
 // run_files.cpp — see run_files.h. JSON is parsed with nlohmann::ordered_json (file key order is
 // kept for display); every accessor checks the type and names file and key when it is wrong.
-#include "report/run_files.h"
+#include "runs/run_files.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,25 +8,16 @@
 #include <set>
 #include <tuple>
 
-#include "data/csv.h"
+#include "runs/run_dir.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
-namespace cxr::report {
+namespace cxr::runs {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 namespace {
-
-Json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {
-    fail(where, ": invalid JSON: ", e.what());
-  }
-}
-
-Json read_json_file(const std::string& path) { return parse_json(data::read_text_file(path), path); }
 
 const Json* member(const Json& object, const std::string& key) {
   auto it = object.find(key);
@@ -121,6 +112,13 @@ std::vector<int64_t> count_array(const Json& v, const std::string& where) {
   return out;
 }
 
+// A JSON file holding an object (in the file's key order).
+Json read_object_file(const std::string& path) {
+  Json j = read_json_file<Json>(path);
+  require_object(j, path);
+  return j;
+}
+
 std::string display(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
@@ -131,10 +129,9 @@ const MetricValue* EvalResult::metric(const std::string& name) const {
   return nullptr;
 }
 
-RunConfig read_config(const std::string& path) {
-  Json j = read_json_file(path);
-  require_object(j, path);
-  RunConfig c;
+ConfigListing read_config_listing(const std::string& path) {
+  const Json j = read_object_file(path);
+  ConfigListing c;
   c.method = optional_string(j, "method", path);
   c.arch = optional_string(j, "arch", path);
   c.task = optional_string(j, "task", path);
@@ -155,7 +152,7 @@ RunConfig read_config(const std::string& path) {
 }
 
 TrainingLog read_metrics_log(const std::string& path) {
-  std::string text = data::read_text_file(path);
+  std::string text = read_file(path);
   TrainingLog log;
   size_t start = 0;
   int64_t line_number = 0;
@@ -218,12 +215,12 @@ TrainingLog read_metrics_log(const std::string& path) {
 }
 
 EvalResult read_eval(const std::string& path) {
-  Json j = read_json_file(path);
-  require_object(j, path);
+  const Json j = read_object_file(path);
   EvalResult r;
   r.file = path;
-  std::string stem = fs::path(path).stem().string();
-  r.split = optional_string(j, "split", path, stem.rfind("eval-", 0) == 0 ? stem.substr(5) : stem);
+  const std::string stem = fs::path(path).stem().string();
+  const std::string_view prefix = RunPaths::kEvalPrefix;
+  r.split = optional_string(j, "split", path, stem.starts_with(prefix) ? stem.substr(prefix.size()) : stem);
   r.task = optional_string(j, "task", path);
   r.kind = optional_string(j, "kind", path);
   r.n = optional_integer(j, "n", path, -1);
@@ -272,27 +269,28 @@ RunFiles read_run(const std::string& dir) {
   CXR_CHECK(fs::is_directory(dir, ec), dir, ": not a directory");
   RunFiles run;
   run.dir = dir;
-  fs::path root(dir);
+  const RunPaths paths(dir);
   std::vector<std::string> eval_files;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.rfind("eval-", 0) == 0 && entry.path().extension() == ".json" && entry.is_regular_file())
+    if (name.starts_with(RunPaths::kEvalPrefix) && entry.path().extension() == ".json" && entry.is_regular_file())
       eval_files.push_back(entry.path().string());
   }
   CXR_CHECK(!ec, dir, ": cannot list the directory: ", ec.message());
   std::sort(eval_files.begin(), eval_files.end());
-  bool has_config = fs::exists(root / "config.json"), has_log = fs::exists(root / "metrics.jsonl");
+  bool has_config = fs::exists(paths.config()), has_log = fs::exists(paths.metrics());
   CXR_CHECK(has_config || has_log || !eval_files.empty(), dir,
             ": not a run directory (none of config.json, metrics.jsonl, eval-*.json) and not an experiment "
             "directory (no table.json)");
-  if (has_config) run.config = read_config((root / "config.json").string());
-  if (has_log) run.log = read_metrics_log((root / "metrics.jsonl").string());
+  if (has_config) run.config = read_config_listing(paths.config());
+  if (has_log) run.log = read_metrics_log(paths.metrics());
   for (const auto& f : eval_files) run.evals.push_back(read_eval(f));
 
-  fs::path explain = root / "explain";
+  const std::string explain = paths.explain_dir();
   if (fs::is_directory(explain, ec)) {
     std::map<std::string, ExplainItem> items;
-    const std::string png_suffix = "_gradcam.png", json_suffix = "_gradcam.json", html_suffix = "_attention.html";
+    const std::string png_suffix = RunPaths::kGradcamPngSuffix, json_suffix = RunPaths::kGradcamJsonSuffix,
+                      html_suffix = RunPaths::kAttentionHtmlSuffix;
     for (const auto& entry : fs::directory_iterator(explain, ec)) {
       if (!entry.is_regular_file()) continue;
       std::string name = entry.path().filename().string();
@@ -313,15 +311,14 @@ RunFiles read_run(const std::string& dir) {
         items[id].attention_html = entry.path().string();
       }
     }
-    CXR_CHECK(!ec, explain.string(), ": cannot list the directory: ", ec.message());
+    CXR_CHECK(!ec, explain, ": cannot list the directory: ", ec.message());
     for (auto& [id, item] : items) run.explain.push_back(std::move(item));
   }
   return run;
 }
 
 GradcamInfo read_gradcam_json(const std::string& path) {
-  Json j = read_json_file(path);
-  require_object(j, path);
+  const Json j = read_object_file(path);
   GradcamInfo g;
   g.input = optional_string(j, "input", path);
   g.layer = optional_string(j, "layer", path);
@@ -336,8 +333,7 @@ GradcamInfo read_gradcam_json(const std::string& path) {
 }
 
 ExperimentTable read_experiment_table(const std::string& path) {
-  Json j = read_json_file(path);
-  require_object(j, path);
+  const Json j = read_object_file(path);
   ExperimentTable t;
   t.labeled_fraction = optional_number(j, "labeled_fraction", path);
   if (const Json* tasks = member(j, "tasks")) {
@@ -380,4 +376,4 @@ ExperimentTable read_experiment_table(const std::string& path) {
   return t;
 }
 
-}  // namespace cxr::report
+}  // namespace cxr::runs
