@@ -11,7 +11,6 @@ void arg_extremum(bool, const Tensor&, int64_t, const Tensor&) { fail("cuda: arg
 void logsumexp(const Tensor&, const Tensor&) { fail("cuda: logsumexp is not written yet"); }
 void var(const Tensor&, const Tensor&, int64_t) { fail("cuda: var is not written yet"); }
 void softmax(const Tensor&, int64_t, bool, const Tensor&) { fail("cuda: softmax is not written yet"); }
-void bmm(const Tensor&, const Tensor&, const Tensor&) { fail("cuda: bmm is not written yet"); }
 void conv2d(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d is not written yet"); }
 void conv2d_backward_input(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d_backward_input is not written yet"); }
 void conv2d_backward_weight(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d_backward_weight is not written yet"); }
