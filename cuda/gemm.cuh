@@ -27,7 +27,9 @@ namespace cxr::cuda {
 //   float:  128 x 128 x 8, 8 x 8 per thread. Per K step a thread reads 8 + 8 values from shared memory
 //     for 64 FMAs, and the block reads (128 + 128) * 8 values from global memory for 128*128*8 FMAs:
 //     32 flop/byte, above the H100's 67 TFLOP/s / 3.35 TB/s = 20, so large GEMMs are compute-bound.
-//     64 accumulators + 16 operands fit the 255-register budget; shared memory is 8.3 KB.
+//     64 accumulators + 16 operands fit the 255-register budget (ptxas for sm_90: 147 registers
+//     for bmm, 150-196 with the convolution loaders' index arithmetic, no spills; so one block of
+//     256 threads per SM); shared memory is 8.3 KB.
 //   double: 64 x 64 x 8, 4 x 4 per thread: a double takes two registers, so an 8 x 8 block (128
 //     registers of accumulators alone) would spill; float64 GEMMs here are gradient checks and small
 //     layers, where smaller tiles also give more blocks.
