@@ -11,17 +11,6 @@ void arg_extremum(bool, const Tensor&, int64_t, const Tensor&) { fail("cuda: arg
 void logsumexp(const Tensor&, const Tensor&) { fail("cuda: logsumexp is not written yet"); }
 void var(const Tensor&, const Tensor&, int64_t) { fail("cuda: var is not written yet"); }
 void softmax(const Tensor&, int64_t, bool, const Tensor&) { fail("cuda: softmax is not written yet"); }
-void bmm(const Tensor&, const Tensor&, const Tensor&) { fail("cuda: bmm is not written yet"); }
-void conv2d(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d is not written yet"); }
-void conv2d_backward_input(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d_backward_input is not written yet"); }
-void conv2d_backward_weight(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d_backward_weight is not written yet"); }
-void conv_transpose2d(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv_transpose2d is not written yet"); }
-void max_pool2d(const Tensor&, const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda: max_pool2d is not written yet"); }
-void max_pool2d_backward(const Tensor&, const Tensor&, const Tensor&) { fail("cuda: max_pool2d_backward is not written yet"); }
-void avg_pool2d(const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda: avg_pool2d is not written yet"); }
-void avg_pool2d_backward(const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda: avg_pool2d_backward is not written yet"); }
-void adaptive_avg_pool2d(const Tensor&, const Tensor&) { fail("cuda: adaptive_avg_pool2d is not written yet"); }
-void adaptive_avg_pool2d_backward(const Tensor&, const Tensor&) { fail("cuda: adaptive_avg_pool2d_backward is not written yet"); }
 void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, double, double, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: batch_norm_forward is not written yet"); }
 void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: batch_norm_backward is not written yet"); }
 void layer_norm_forward(const Tensor&, int64_t, const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: layer_norm_forward is not written yet"); }

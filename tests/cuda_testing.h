@@ -111,4 +111,16 @@ inline std::string case_name(const std::string& op, const Shape& shape, DType dt
   return op + " " + shape_str(shape) + " " + dtype_name(dtype) + (layout.empty() ? "" : " " + layout);
 }
 
+// The tolerance of a sum of K products (a GEMM, a convolution) against the CPU reference, which
+// accumulates in double and rounds once. The CUDA kernels accumulate float32 in float32: each partial
+// sum is rounded with relative error <= u = 2^-24, and for unit-normal operands (partial sums ~sqrt(k))
+// the K roundings, of random sign, add up to an error of standard deviation ~u K / 2.5 (the worst
+// case is ~u K^2). 4 u K (rtol and atol) is ~10 standard deviations, far below the O(1) error of a
+// wrong element. Float64: the same with u = 2^-53 (both sides sum in double, in different orders).
+inline Tolerance sum_tolerance(DType dtype, int64_t K) {
+  const double u = dtype == DType::Float32 ? 0x1p-24 : 0x1p-53;
+  const double t = 4 * u * double(K > 1 ? K : 1);
+  return {t, t};
+}
+
 }  // namespace cxr::testing
