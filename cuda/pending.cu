@@ -5,12 +5,6 @@
 
 namespace cxr::cuda {
 
-void sum(const Tensor&, const Tensor&) { fail("cuda: sum is not written yet"); }
-void extremum(bool, const Tensor&, const Tensor&) { fail("cuda: extremum is not written yet"); }
-void arg_extremum(bool, const Tensor&, int64_t, const Tensor&) { fail("cuda: arg_extremum is not written yet"); }
-void logsumexp(const Tensor&, const Tensor&) { fail("cuda: logsumexp is not written yet"); }
-void var(const Tensor&, const Tensor&, int64_t) { fail("cuda: var is not written yet"); }
-void softmax(const Tensor&, int64_t, bool, const Tensor&) { fail("cuda: softmax is not written yet"); }
 void bmm(const Tensor&, const Tensor&, const Tensor&) { fail("cuda: bmm is not written yet"); }
 void conv2d(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d is not written yet"); }
 void conv2d_backward_input(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) { fail("cuda: conv2d_backward_input is not written yet"); }
