@@ -16,11 +16,6 @@ void avg_pool2d(const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda:
 void avg_pool2d_backward(const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda: avg_pool2d_backward is not written yet"); }
 void adaptive_avg_pool2d(const Tensor&, const Tensor&) { fail("cuda: adaptive_avg_pool2d is not written yet"); }
 void adaptive_avg_pool2d_backward(const Tensor&, const Tensor&) { fail("cuda: adaptive_avg_pool2d_backward is not written yet"); }
-void batch_norm_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, double, double, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: batch_norm_forward is not written yet"); }
-void batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: batch_norm_backward is not written yet"); }
-void layer_norm_forward(const Tensor&, int64_t, const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: layer_norm_forward is not written yet"); }
-void layer_norm_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) { fail("cuda: layer_norm_backward is not written yet"); }
-void dropout_mask(const Tensor&, double, double, uint64_t, uint64_t) { fail("cuda: dropout_mask is not written yet"); }
 void cross_entropy(const Tensor&, const Tensor&, int64_t, const Tensor&) { fail("cuda: cross_entropy is not written yet"); }
 void cross_entropy_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&) { fail("cuda: cross_entropy_backward is not written yet"); }
 void index_select(const char*, const Tensor&, int64_t, const Tensor&, const Tensor&) { fail("cuda: index_select is not written yet"); }
