@@ -16,10 +16,5 @@ void avg_pool2d(const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda:
 void avg_pool2d_backward(const Tensor&, const Tensor&, const Pool2dParams&) { fail("cuda: avg_pool2d_backward is not written yet"); }
 void adaptive_avg_pool2d(const Tensor&, const Tensor&) { fail("cuda: adaptive_avg_pool2d is not written yet"); }
 void adaptive_avg_pool2d_backward(const Tensor&, const Tensor&) { fail("cuda: adaptive_avg_pool2d_backward is not written yet"); }
-void cross_entropy(const Tensor&, const Tensor&, int64_t, const Tensor&) { fail("cuda: cross_entropy is not written yet"); }
-void cross_entropy_backward(const Tensor&, const Tensor&, int64_t, const Tensor&, const Tensor&) { fail("cuda: cross_entropy_backward is not written yet"); }
-void index_select(const char*, const Tensor&, int64_t, const Tensor&, const Tensor&) { fail("cuda: index_select is not written yet"); }
-void gather(const char*, const Tensor&, int64_t, const Tensor&, const Tensor&) { fail("cuda: gather is not written yet"); }
-void scatter_add(const char*, const Tensor&, int64_t, const Tensor&, const Tensor&) { fail("cuda: scatter_add is not written yet"); }
 
 }  // namespace cxr::cuda
