@@ -42,6 +42,15 @@ void check_batch_norm(const Shape& shape, DType dtype, bool affine, bool running
   check_backend(c);
 }
 
+// The defined gradients of each NormGrads, flattened and concatenated.
+Tensor cat_defined(const std::vector<NormGrads>& grads) {
+  std::vector<Tensor> parts;
+  for (const NormGrads& r : grads)
+    for (const Tensor& t : {r.x, r.weight, r.bias})
+      if (t.defined()) parts.push_back(t.flatten());
+  return cat(parts);
+}
+
 }  // namespace
 
 TEST_CASE("cuda batch_norm: train and eval, (N, C) and (N, C, H, W), with and without affine and running stats") {
@@ -77,39 +86,30 @@ TEST_CASE("cuda batch_norm_backward and layer_norm_backward: each gradient wante
     const Tensor lw = random_input({5}, dtype, 205), lmean = random_input({4, 3}, dtype, 206);
     const Tensor lrstd = random_uniform({4, 3}, dtype, 0.5, 2, 207);
     for (const std::array<bool, 3>& mask : std::vector<std::array<bool, 3>>{{true, false, false}, {false, true, true},
-                                                                             {false, true, false}, {true, true, true}})
+                                                                             {false, true, false}, {true, true, true}}) {
+      const std::string wanted = " mask " + std::to_string(mask[0]) + std::to_string(mask[1]) + std::to_string(mask[2]) +
+                                 " " + dtype_name(dtype);
       for (bool training : {true, false}) {
-        BackendCase c{std::string("batch_norm_backward mask ") + std::to_string(mask[0]) + std::to_string(mask[1]) +
-                          std::to_string(mask[2]) + (training ? " train" : " eval") + " " + dtype_name(dtype),
-                      {g, x, w, mean, invstd},
+        BackendCase c{std::string("batch_norm_backward") + (training ? " train" : " eval") + wanted, {g, x, w, mean, invstd},
                       [mask, training](const std::vector<Tensor>& in) {
-                        // Without affine weight in eval mode too: w taken as 1.
-                        const NormGrads a = batch_norm_backward(in[0], in[1], in[2], in[3], in[4], training, mask);
-                        const NormGrads b = batch_norm_backward(in[0], in[1], Tensor(), in[3], in[4], training, mask);
-                        std::vector<Tensor> parts;
-                        for (const Tensor& t : {a.x, a.weight, a.bias, b.x, b.weight, b.bias})
-                          if (t.defined()) parts.push_back(t.flatten());
-                        return cat(parts);
+                        // And without the affine weight (taken as 1).
+                        return cat_defined({batch_norm_backward(in[0], in[1], in[2], in[3], in[4], training, mask),
+                                            batch_norm_backward(in[0], in[1], Tensor(), in[3], in[4], training, mask)});
                       }};
         c.grad = false;
         c.forward = norm_tolerance(dtype);
         check_backend(c);
-        BackendCase l{std::string("layer_norm_backward mask ") + std::to_string(mask[0]) + std::to_string(mask[1]) +
-                          std::to_string(mask[2]) + " " + dtype_name(dtype),
-                      {g, x, lw, lmean, lrstd},
-                      [mask](const std::vector<Tensor>& in) {
-                        const NormGrads a = layer_norm_backward(in[0], in[1], {5}, in[2], in[3], in[4], mask);
-                        const NormGrads b = layer_norm_backward(in[0].transpose(0, 1).contiguous().transpose(0, 1), in[1],
-                                                                {5}, Tensor(), in[3], in[4], mask);
-                        std::vector<Tensor> parts;
-                        for (const Tensor& t : {a.x, a.weight, a.bias, b.x, b.weight, b.bias})
-                          if (t.defined()) parts.push_back(t.flatten());
-                        return cat(parts);
-                      }};
-        l.grad = false;
-        l.forward = norm_tolerance(dtype);
-        if (training) check_backend(l);  // layer norm has no mode
       }
+      BackendCase l{"layer_norm_backward" + wanted, {g, x, lw, lmean, lrstd}, [mask](const std::vector<Tensor>& in) {
+                      // And a strided gradient without the affine weight.
+                      const Tensor strided_g = in[0].transpose(0, 1).contiguous().transpose(0, 1);
+                      return cat_defined({layer_norm_backward(in[0], in[1], {5}, in[2], in[3], in[4], mask),
+                                          layer_norm_backward(strided_g, in[1], {5}, Tensor(), in[3], in[4], mask)});
+                    }};
+      l.grad = false;
+      l.forward = norm_tolerance(dtype);
+      check_backend(l);
+    }
   }
 }
 
