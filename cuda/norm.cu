@@ -6,15 +6,18 @@
 // find their channel/row/column through stride-0 "slot" operands. The dropout mask is Philox of
 // tensor/philox.h, the CPU's own function, so the masks are the CPU's bit for bit.
 //
-// Cost (x of n elements, b bytes each; H100: 3.35 TB/s, 34 TFLOP/s FP64), memory-bound:
+// Cost (x of n elements, b bytes each; H100: 3.35 TB/s, 34 TFLOP/s FP64), memory-bound but dropout:
 //   batch_norm_forward: training 3 reads + 1 write (mean, deviations, normalize), 4 n b bytes,
-//     ~10 FP64 flops per element: a (64, 256, 56, 56) float32 input, 206 MB, >= 61 us; eval 2 n b.
-//   batch_norm_backward: 2 reads of (g, x) for the sums and 1 of (g, x) + 1 write for grad_x,
-//     6 n b bytes: the same input, 308 MB, >= 92 us.
-//   layer_norm_forward / backward: the same counts per row (forward 4 n b, backward 7 n b: the
-//     row and the column sums each read g and x); (8192, 768) float32 forward 101 MB, >= 30 us.
-//   dropout_mask: n b bytes written, ~40 integer ops per element (10 Philox rounds):
-//     16M float32, 67 MB, >= 20 us.
+//     ~10 FP64 flops per element: a (64, 256, 56, 56) float32 input (n b = 206 MB), 822 MB,
+//     >= 245 us; eval 1 read + 1 write, 411 MB, >= 123 us.
+//   batch_norm_backward: one pass over (g, x) for the sums, one over (g, x) writing grad_x:
+//     5 n b bytes, the same input 1.03 GB, >= 307 us.
+//   layer_norm_forward: the same 4 n b as batch norm's training pass; backward 7 n b (the row
+//     and the column sums each read g and x, then grad_x): (8192, 768) float32 forward 101 MB,
+//     >= 30 us; backward 176 MB, >= 53 us.
+//   dropout_mask: n b bytes written, but ~100 integer ops per element (10 Philox rounds of two
+//     32x32->64 multiplies, xors and adds): 16M float32 elements, 67 MB (>= 20 us of memory) and
+//     ~1.6 G integer ops, >= ~100 us at ~16 T int32 ops/s: compute-bound.
 #include "cuda/device_math.cuh"
 #include "cuda/kernels.h"
 #include "cuda/reduce.cuh"

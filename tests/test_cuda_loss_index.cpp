@@ -208,7 +208,7 @@ TEST_CASE("cuda scatter_add: onto existing values through strides, both paths, b
   }
 }
 
-TEST_CASE("cuda indexing: out-of-range indices throw the CPU's message; scatter_add then leaves dst as it was") {
+TEST_CASE("cuda indexing: out-of-range indices throw the CPU's message, and scatter_add then leaves dst as it was") {
   if (!cuda_ready()) return;
   const Tensor x = random_input({4, 5}, DType::Float32, 60);
   for (const std::vector<double>& bad : {std::vector<double>{0, 4, 2}, {1, -1, 9}, {5, 5, 0}}) {

@@ -100,7 +100,7 @@ TEST_CASE("cuda reduce: sum, max and min of int64 over subsets of dims") {
   }
 }
 
-TEST_CASE("cuda reduce: each path of the engine (thread, warp, block per output; split into parts)") {
+TEST_CASE("cuda reduce: each path of the engine (thread, warp, block per output, split into parts)") {
   if (!cuda_ready()) return;
   struct PathCase {
     const char* what;
