@@ -1,7 +1,8 @@
 // random.h — Philox-4x32-10, a counter-based generator (Salmon et al., SC'11): the random bits of
 // element i are philox(key = seed, counter = offset + i), a pure function of (seed, offset, i).
-// So the numbers do not depend on how many threads fill a tensor or in which order. Each draw of
-// n elements advances the generator's offset by n.
+// So the numbers do not depend on how many threads fill a tensor or in which order, nor on the
+// device (the block function is tensor/philox.h, shared with CUDA). Each draw of n elements
+// advances the generator's offset by n.
 #pragma once
 
 #include <array>

@@ -159,7 +159,10 @@ TEST_CASE("cuda clamp, where and masked_fill, with broadcasting and gradients") 
     check_backend(c);
     const Tensor cond = gt(random_input({4, 1, 6}, DType::Float64, 22), zeros({}, {DType::Float64}));
     BackendCase w{"where", {random_input({3, 6}, dtype, 23), random_input({4, 3, 1}, dtype, 24), cond},
-                  [](const std::vector<Tensor>& in) { return where(in[2], in[0], in[1]) + masked_fill(in[0], in[2], 9.0); }};
+                  [](const std::vector<Tensor>& in) {
+                    const Tensor picked = where(in[2], in[0], in[1]);  // (4, 3, 6): the mask broadcasts to it
+                    return picked + masked_fill(picked, in[2], 9.0);
+                  }};
     check_backend(w);
   }
   BackendCase i{"clamp int64 with infinite bounds", {from_vector({-5, 3, 12}, {3}, {.dtype = DType::Int64})},
