@@ -7,6 +7,8 @@
 #include "nn/optim.h"
 #include "resnet_parity.h"
 
+#include <cmath>
+
 using namespace cxr;
 using namespace cxr::testing;
 
@@ -58,13 +60,22 @@ TEST_CASE("cuda models: ten ResNet training steps on the device stay within tole
     INFO("step ", i);
     CHECK(dev[i] == doctest::Approx(cpu[i]).epsilon(i < 3 ? 1e-4 : 2e-3));
   }
-  const auto cpu_params = cpu_model->state_dict();
-  double worst = 0;
+  // Parameters: the ten updates, compared as one vector. Adam moves every element by about lr per
+  // step whatever its gradient's size, so an element whose gradient is within rounding of zero can
+  // step the other way on the other device (|difference| up to 2 lr per step); the relative L2
+  // difference of the updates stays small unless a kernel is wrong (then it is O(1)).
+  Generator g3(3);
+  auto start = nn::make_resnet("resnet128_6_2_1", 4, &g3);
+  const auto initial = start->state_dict(), cpu_params = cpu_model->state_dict();
+  double diff2 = 0, norm2 = 0;
   for (auto& [name, p] : dev_model->state_dict()) {
-    if (!is_floating(p.dtype())) continue;
-    const Tensor e = cpu_params.at(name);
-    worst = std::max(worst, max_abs_diff(p, e) / std::max(1e-3, max(abs(e)).item()));
+    if (!is_floating(p.dtype()) || name.find("running") != std::string::npos) continue;
+    const Tensor d_cpu = (cpu_params.at(name) - initial.at(name)).to(DType::Float64);
+    const Tensor d_dev = (p.to(Device::CPU) - initial.at(name)).to(DType::Float64);
+    diff2 += sum(pow(d_dev - d_cpu, 2.0)).item();
+    norm2 += sum(pow(d_cpu, 2.0)).item();
   }
-  MESSAGE("ten ResNet steps: worst parameter difference / max |parameter| = ", worst);
-  CHECK(worst < 5e-3);
+  const double relative = std::sqrt(diff2 / norm2);
+  MESSAGE("ten ResNet steps: |update(device) - update(CPU)| / |update(CPU)| = ", relative);
+  CHECK(relative < 2e-2);
 }
