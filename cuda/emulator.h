@@ -256,16 +256,8 @@ struct __nv_bfloat16 {
   unsigned short bits;
 };
 namespace cxr::emu {
-inline uint32_t float_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float bits_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+inline uint32_t float_bits(float f) { return uint32_t(__float_as_int(f)); }
+inline float bits_float(uint32_t u) { return __int_as_float(int(u)); }
 }  // namespace cxr::emu
 inline __nv_bfloat16 __float2bfloat16(float f) {
   const uint32_t u = ::cxr::emu::float_bits(f);
@@ -354,7 +346,8 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const E* p, unsigned
   ::cxr::emu::check_wmma_access("wmma::load_matrix_sync", p, ldm, sizeof(E));
   constexpr bool row = std::is_same_v<Layout, row_major>;
   for (int r = 0; r < Frag::rows; ++r)
-    for (int c = 0; c < Frag::cols; ++c) f.x[r * Frag::cols + c] = row ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
+    for (int c = 0; c < Frag::cols; ++c)
+      f.x[r * Frag::cols + c] = row ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
 }
 
 template <int M, int N, int K>

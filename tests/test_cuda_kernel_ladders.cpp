@@ -151,7 +151,9 @@ struct TestMatrix {
   std::vector<float> host;
   Tensor device;
 
-  int64_t index(int64_t z, int64_t r, int64_t c) const { return offset + z * batch_stride + r * row_stride + c * col_stride; }
+  int64_t index(int64_t z, int64_t r, int64_t c) const {
+    return offset + z * batch_stride + r * row_stride + c * col_stride;
+  }
   float at(int64_t z, int64_t r, int64_t c) const { return host[size_t(index(z, r, c))]; }
   float* device_data() const { return device.data<float>() + offset; }
 };
@@ -273,19 +275,6 @@ TEST_CASE("cuda sgemm: bad arguments are errors naming the problem") {
 
 #if defined(CXR_CUDA_EMULATION)
 // The emulator's tensor-core subset (cuda/emulator.h), which is what checks v6 and v7 here.
-namespace {
-float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-}  // namespace
-
 TEST_CASE("cuda emulator: TF32 and BF16 conversions round as the hardware does") {
   using nvcuda::wmma::__float_to_tf32;
   // TF32 keeps 10 mantissa bits, to nearest, ties away from zero (cvt.rna.tf32.f32).
@@ -295,13 +284,13 @@ TEST_CASE("cuda emulator: TF32 and BF16 conversions round as the hardware does")
   CHECK(__float_to_tf32(1.0f + 0x1p-10f + 0x1p-11f) == 1.0f + 0x1p-9f);  // ties away, not to even
   CHECK(std::isinf(__float_to_tf32(std::numeric_limits<float>::max())));
   CHECK(std::isnan(__float_to_tf32(std::numeric_limits<float>::quiet_NaN())));
-  CHECK((bits_of(__float_to_tf32(0.1f)) & 0x1fffu) == 0);
+  CHECK((__float_as_int(__float_to_tf32(0.1f)) & 0x1fff) == 0);
   // BF16 keeps 7 mantissa bits, to nearest, ties to even (cvt.rn.bf16.f32).
   CHECK(__bfloat162float(__float2bfloat16(1.0f + 0x1p-8f)) == 1.0f);                  // tie to even (down)
   CHECK(__bfloat162float(__float2bfloat16(1.0f + 0x1p-7f + 0x1p-8f)) == 1.0f + 0x1p-6f);  // tie to even (up)
   CHECK(__bfloat162float(__float2bfloat16(1.0f + 0x1p-8f + 0x1p-20f)) == 1.0f + 0x1p-7f);
   CHECK(__float2bfloat16(std::numeric_limits<float>::quiet_NaN()).bits == 0x7fff);
-  CHECK(std::isinf(__bfloat162float(__float2bfloat16(from_bits(0x7f7fffffu)))));
+  CHECK(std::isinf(__bfloat162float(__float2bfloat16(std::numeric_limits<float>::max()))));
 }
 
 TEST_CASE("cuda emulator: wmma is warp-collective, checks alignment and multiplies in the tile's precision") {

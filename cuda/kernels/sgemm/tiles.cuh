@@ -112,6 +112,68 @@ struct TileLoader {
   }
 };
 
+// Which way a block stores its tile of A in shared memory: As[k][m] (v4, v5: a thread reads a
+// column of A as float4s along m) or As[m][k] (v6, v7: WMMA's row-major A). B is always Bs[k][n].
+enum class SharedA { KM, MK };
+
+// How a kernel's blocks copy A's and B's tiles (host side, per launch).
+struct OperandAccess {
+  TileAccess a, b;
+  bool vector() const { return a.vector && b.vector; }  // the kernel instantiation with float4 copies
+};
+template <SharedA kA>
+OperandAccess operand_access(const SgemmArgs& g) {
+  const bool km = kA == SharedA::KM;  // tile (k, m): rows k at A's column stride
+  return {km ? tile_access(g.A.data, g.A.col_stride, g.A.row_stride, g.A.batch_stride, g.K, g.M)
+             : tile_access(g.A.data, g.A.row_stride, g.A.col_stride, g.A.batch_stride, g.M, g.K),
+          tile_access(g.B.data, g.B.row_stride, g.B.col_stride, g.B.batch_stride, g.K, g.N)};
+}
+
+// One block's operands (v4..v7): its BM x BN tile of C at (m0, n0) of batch entry blockIdx.z, the
+// loaders of A's and B's tiles of depth BK, and how many of the tile's rows and columns lie in C.
+template <SharedA kA, int BM, int BN, int BK, int THREADS>
+struct BlockTiles {
+  static constexpr bool kKM = kA == SharedA::KM;
+  TileLoader<kKM ? BK : BM, kKM ? BM : BK, THREADS> load_a;
+  TileLoader<BK, BN, THREADS> load_b;
+  const float* A;  // A's row m0(), B's column n0(), in the block's batch entry
+  const float* B;
+  int m_valid, n_valid;
+
+  // (Recomputed from blockIdx where needed rather than held: two fewer 64-bit registers.)
+  __device__ static int64_t m0() { return int64_t(blockIdx.y) * BM; }
+  __device__ static int64_t n0() { return int64_t(blockIdx.x) * BN; }
+
+  __device__ explicit BlockTiles(const SgemmArgs& g)
+      : A(g.A.data + blockIdx.z * g.A.batch_stride + m0() * g.A.row_stride),
+        B(g.B.data + blockIdx.z * g.B.batch_stride + n0() * g.B.col_stride),
+        m_valid(int(g.M - m0() < BM ? g.M - m0() : BM)),
+        n_valid(int(g.N - n0() < BN ? g.N - n0() : BN)) {}
+
+  __device__ static int k_tiles(const SgemmArgs& g) { return int((g.K + BK - 1) / BK); }
+
+  // Global -> registers: the tiles at k = tile * BK.
+  template <bool kVector>
+  __device__ void fetch(const SgemmArgs& g, int tile, OperandAccess access) {
+    const int64_t k0 = int64_t(tile) * BK;
+    const int k_valid = int(g.K - k0 < BK ? g.K - k0 : BK);
+    const float* a = A + k0 * g.A.col_stride;
+    if constexpr (kKM)
+      load_a.template fetch<kVector>(a, g.A.col_stride, g.A.row_stride, k_valid, m_valid, access.a);
+    else
+      load_a.template fetch<kVector>(a, g.A.row_stride, g.A.col_stride, m_valid, k_valid, access.a);
+    load_b.template fetch<kVector>(B + k0 * g.B.row_stride, g.B.row_stride, g.B.col_stride, k_valid, n_valid,
+                                   access.b);
+  }
+
+  // Registers -> one shared buffer of each, through convert.
+  template <typename SA, int PA, typename SB, int PB, typename Convert>
+  __device__ void store(SA (*As)[PA], SB (*Bs)[PB], OperandAccess access, Convert convert) const {
+    load_a.store(As, access.a.along_rows, convert);
+    load_b.store(Bs, access.b.along_rows, convert);
+  }
+};
+
 // The double-buffered main loop over the tiles of k (v4..v7): while the block computes on tile t
 // in one shared buffer, its global loads of tile t + 1 are in flight into registers, and go to the
 // other buffer after the compute; one __syncthreads per tile (the buffer written in iteration t was

@@ -1,11 +1,12 @@
 // v1_naive.cuh — SGEMM v1: one thread per element of C, the dot product of a row of A and a column
 // of B read straight from global memory. The correct baseline every other version is checked
 // against on the device.
-//   flops 2MNK. Bytes: every thread loads 2K floats, 8MNK bytes of load requests (mostly L1/L2
-//   hits) for 4(MK + KN + MN) bytes of compulsory traffic. A warp (2 rows x 16 columns of C) asks
-//   per k for 2 A values (broadcast) and 16 consecutive B values: 4 sectors (128 B) per 32 FMAs,
-//   4 B per FMA, so the load path, not the FMA units, sets the pace: at 4096^3 that is 550 GB
-//   through L1, ~25 ms at a generous 20 TB/s, against the FP32 floor of 2.05 ms (67 TFLOP/s).
+//   flops 2MNK. Bytes: every thread loads 2K floats, 8 B per FMA, 8MNK bytes of load requests
+//   (mostly L1/L2 hits) for 4(MK + KN + MN) bytes of compulsory traffic. A warp (2 rows x 16
+//   columns of C) issues per k two loads (2 values of A, 16 consecutive of B), each at least one
+//   L1 wavefront, for 32 FMAs: at most 16 FMAs per clock and SM of the 128 the FP32 units do, so
+//   even if every load hit in L1, 4096^3 takes >= 16 ms (132 SMs at 1.98 GHz), 8x the FP32 floor
+//   of 2.05 ms (67 TFLOP/s). 32 registers; 256 threads, no shared memory.
 //   measured: not yet run on a GPU.
 #pragma once
 

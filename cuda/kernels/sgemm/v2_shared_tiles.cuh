@@ -4,12 +4,13 @@
 // accumulates its dot product from shared memory.
 //   What it buys: each value read from global memory is used 32 times (once per thread of its tile
 //   row or column), so global traffic drops from 8 B to 8/32 = 0.25 B per FMA.
-//   flops 2MNK. Bytes: global 4MNK(1/32 + 1/32) = MNK/4 (17 GB at 4096^3; much of it L2 hits);
-//   shared per FMA one broadcast load of As[ty][k] and one conflict-free load of Bs[k][tx] (a warp
-//   is one row ty, 32 consecutive tx): 2 wavefronts per 32 FMAs of a warp, 8 B per FMA: at the
-//   H100's 128 B/clock/SM that is at best 32 FMA/clock/SM of 128, a 4x shortfall: 8.2 ms at 4096^3
-//   against the FP32 floor of 2.05 ms. Also one __syncthreads pair per 32 FMAs per thread.
-//   Occupancy: 1024 threads, 8 KB shared: 2 blocks (64 warps) per SM.
+//   flops 2MNK. Bytes: global 4MNK(1/32 + 1/32) = MNK/4 (17 GB at 4096^3; much of it L2 hits).
+//   Shared, per k and warp (one row ty, 32 consecutive tx): Bs[k][tx] is one conflict-free
+//   wavefront, As[ty][k] a broadcast that the compiler can merge over 4 k into one 16-byte load:
+//   ~1.25 wavefronts per 32 FMAs, so at the H100's one wavefront (128 B) per clock and SM at most
+//   ~26 FMAs per clock of 128: >= 10 ms at 4096^3, 5x the FP32 floor of 2.05 ms. Also a
+//   __syncthreads pair per 32 FMAs of a thread.
+//   32 registers; 1024 threads and 8 KB shared a block: 2 blocks (64 warps) per SM.
 //   measured: not yet run on a GPU.
 #pragma once
 

@@ -3,16 +3,16 @@
 // in 64 registers. Per step of k a thread reads 8 values of A's column and 8 of B's row from
 // shared memory and does their 64 products: 4 FMAs per shared load instead of v2's 1/2.
 //   What it buys: arithmetic intensity at every level. Global: each value is reused 128 times,
-//   4MNK(1/128 + 1/128) = MNK/16 bytes (4.3 GB at 4096^3, 1.3 ms from DRAM: below the FP32 floor
-//   of 2.05 ms, so no longer memory-bound). Shared: a warp (16 tx x 2 ty) reads As[k][ty + 16i]
+//   4MNK(1/128 + 1/128) = MNK/16 bytes (4.3 GB at 4096^3, 1.3 ms even if none of it hit in L2:
+//   below the FP32 floor of 2.05 ms, so no longer memory-bound). Shared: a warp (16 tx x 2 ty) reads As[k][ty + 16i]
 //   (two words, one wavefront) and Bs[k][tx + 16j] (16 consecutive words, one wavefront): 16
-//   wavefronts per 64 FMA instructions, i.e. 128 FMA lanes per clock and SM, exactly the FP32
-//   units' rate: balanced, no headroom, so it runs well under peak. The strided 8 x 8 (rather than
-//   a contiguous block) keeps both reads conflict-free and C's stores coalesced.
+//   wavefronts per 64 FMA instructions, i.e. 128 FMAs per clock and SM at one wavefront a clock,
+//   exactly the FP32 units' rate: balanced, no headroom, so it runs well under peak. The strided
+//   8 x 8 (rather than a contiguous block) keeps both reads conflict-free and C's stores coalesced.
 //   flops 2MNK. Tiles BK = 8: one __syncthreads pair per 512 FMAs of a thread. The copies are
 //   scalar (4 + 4 loads per thread per tile), A's transposed into As[k][m] (pitch 132: the 8 k x 4
 //   m of a warp's stores fall in 32 banks).
-//   Registers ~100 (64 accumulators); 8.3 KB shared; 256 threads: 2+ blocks per SM.
+//   128 registers (64 accumulators, no spills); 8.3 KB shared; 256 threads: 2 blocks per SM.
 //   measured: not yet run on a GPU.
 #pragma once
 

@@ -1,31 +1,32 @@
 // v6_tf32_wmma.cuh — SGEMM v6: the tensor cores, in TF32 through WMMA (m16n16k8, FP32 accumulate).
-// Opt-in: TF32 keeps 10 of float32's 23 mantissa bits of each input (relative error up to 2^-11 a
-// product), so the result is not float32 GEMM's; the ladder marks it exact_fp32 = false.
-//   What it adds: the multiply moves from the FP32 units to the tensor cores (dense TF32 peak on an
-//   H100 SXM ~495 TFLOP/s, 7.4x FP32's 67). The block tile stays 128 x 128 x BK 16 with 256
-//   threads; the 8 warps stand 2 (m) x 4 (n), each owning 64 x 32 of C as 4 x 2 accumulator
-//   fragments of 16 x 16. Per 8 of k a warp loads 4 A fragments (16 x 8) and 2 B fragments
-//   (8 x 16) from shared memory and issues 8 mma_sync: 8 x 4096 flops for 6 fragment loads.
-//   The inputs are rounded to TF32 once, as the tile is copied to shared memory (ToTf32, the
-//   rounding of wmma::__float_to_tf32), not once per fragment load. As is stored [m][k] (WMMA's
-//   row-major A), pitches skewed by 16 bytes (As 20 floats, Bs 132) so that a fragment's 16 rows
-//   spread over the banks; the epilogue stores each fragment straight to C, or through a per-warp
-//   16 x 16 scratch at the edges and for layouts WMMA cannot store (wmma_tiles.cuh). The tile
-//   copies and double buffering are v4's.
-//   flops 2MNK. Global bytes MNK/16 as v4 (4.3 GB at 4096^3: 1.3 ms from DRAM, now ABOVE the TF32
-//   floor of 0.28 ms: this tile size needs the L2 to hit, or larger tiles). Shared per 8 of k and
-//   warp: 6 fragments x 512 B = 3 KB for 32768 flops; As[2][128][20] + Bs[2][16][132] + scratch
-//   8 KB = 44.5 KB. Registers ~110 (64 accumulator floats, fragments, 8 prefetched floats).
-//   What it lacks (so the target of >= 0.7x cuBLAS TF32 is not expected of it as written): cp.async
-//   multi-stage copies, ldmatrix-friendly swizzles and Hopper's wgmma/TMA, which cuBLAS uses; these
-//   need inline PTX the emulator cannot run. measured: not yet run on a GPU.
+// Opt-in: TF32 keeps 10 of float32's 23 mantissa bits of each input (relative error up to 2^-11
+// an input), so the result is not float32 GEMM's; the ladder marks it exact_fp32 = false.
+//   What it adds: the multiply moves from the FP32 units to the tensor cores (dense TF32 on an
+//   H100 SXM: ~495 TFLOP/s by the datasheet, 7.4x FP32's 67). The block tile stays 128 x 128, with
+//   BK 16 and 256 threads; the 8 warps stand 2 (m) x 4 (n), each owning 64 x 32 of C as 4 x 2
+//   accumulator fragments of 16 x 16. Per 8 of k a warp loads 2 B fragments (8 x 16) and, one at a
+//   time, 4 A fragments (16 x 8) from shared memory, and issues 8 mma_sync: 8 x 4096 flops for 6
+//   fragment loads (3 KB). The inputs are rounded to TF32 once, as a tile is copied to shared
+//   memory (ToTf32, the rounding of wmma::__float_to_tf32), not at every fragment load. As is
+//   stored [m][k] (WMMA's row-major A); both pitches are skewed by 16 bytes (As 20 floats, Bs 132)
+//   so that the 16 rows of a fragment fall evenly on the 32 banks. The epilogue stores each
+//   fragment straight to C, or through a per-warp 16 x 16 scratch at the edges and for layouts
+//   WMMA cannot store (wmma_tiles.cuh). The tile copies and double buffering are v4's.
+//   flops 2MNK. Global bytes MNK/16 as v4 (4.3 GB at 4096^3: 1.3 ms if none of it hit in L2, now
+//   above the TF32 floor of 0.28 ms: this tile size needs the L2's reuse, or larger tiles). Shared:
+//   As[2][128][20] + Bs[2][16][132] + scratch 8 KB = 44.5 KB. ~180 registers (64 accumulator
+//   floats, fragments, 16 prefetched floats; capped at 128 for 2 blocks per SM they spill), so one
+//   block of 8 warps per SM.
+//   What it lacks, so the target of >= 0.7x cuBLAS TF32 is not expected of it as written: the
+//   multi-stage cp.async copies, ldmatrix-friendly swizzles and Hopper's wgmma/TMA that cuBLAS
+//   uses; they need inline PTX the emulator cannot run. measured: not yet run on a GPU.
 #pragma once
 
 #include "cuda/kernels/sgemm/wmma_tiles.cuh"
 
 namespace cxr::cuda::sgemm_v6 {
 
-using sgemm_tiles::TileAccess;
+using sgemm_tiles::OperandAccess;
 constexpr int kBM = 128, kBN = 128, kThreads = 256, kWarpM = 64, kWarpN = 32;
 
 struct Tf32 {
@@ -40,12 +41,11 @@ struct Tf32 {
 };
 
 // P: the precision (Tf32; v7's Bf16): the shared element type, the conversion, the mma's shape;
-// kVector: both operands take float4 tile copies (TileAccess::vector).
+// kVector: both operands take float4 tile copies (OperandAccess::vector).
+// (No minimum of blocks per SM in the launch bounds: capped at 128 registers, for 2 blocks, the
+// fragments spill; with ~180 registers one block of 8 warps runs per SM.)
 template <typename P, bool kVector>
-// No minimum of blocks per SM: capped at 128 registers (2 blocks) the fragments spill; with ~180
-// registers one block of 8 warps runs per SM.
-__global__ void __launch_bounds__(kThreads) kernel(SgemmArgs a, TileAccess access_a, TileAccess access_b,
-                                                   bool direct_c) {
+__global__ void __launch_bounds__(kThreads) kernel(SgemmArgs a, OperandAccess access, bool direct_c) {
   namespace wmma = nvcuda::wmma;
   using E = typename P::Element;
   constexpr int BK = P::kBK, kSkew = 16 / int(sizeof(E));  // 16 bytes
@@ -54,29 +54,16 @@ __global__ void __launch_bounds__(kThreads) kernel(SgemmArgs a, TileAccess acces
   alignas(32) __shared__ float scratch[kThreads / 32][16 * 16];
   const int warp = int(threadIdx.x) / 32;
   const int row0 = warp / 4 * kWarpM, col0 = warp % 4 * kWarpN;
-  const int64_t m0 = int64_t(blockIdx.y) * kBM, n0 = int64_t(blockIdx.x) * kBN;
-  const float* A = a.A.data + blockIdx.z * a.A.batch_stride + m0 * a.A.row_stride;
-  const float* B = a.B.data + blockIdx.z * a.B.batch_stride + n0 * a.B.col_stride;
-  const int m_valid = int(a.M - m0 < kBM ? a.M - m0 : kBM), n_valid = int(a.N - n0 < kBN ? a.N - n0 : kBN);
-  sgemm_tiles::TileLoader<kBM, BK, kThreads> load_a;  // tile (m, k) at A[m * row_stride + k * col_stride]
-  sgemm_tiles::TileLoader<BK, kBN, kThreads> load_b;
+  using Tiles = sgemm_tiles::BlockTiles<sgemm_tiles::SharedA::MK, kBM, kBN, BK, kThreads>;
+  Tiles tiles(a);
   typename P::Accumulator acc[kWarpM / 16][kWarpN / 16];
 #pragma unroll
   for (auto& row : acc)
 #pragma unroll
     for (auto& f : row) wmma::fill_fragment(f, 0.0f);
   sgemm_tiles::double_buffered(
-      int((a.K + BK - 1) / BK),
-      [&](int tile) {
-        const int64_t k0 = int64_t(tile) * BK;
-        const int k_valid = int(a.K - k0 < BK ? a.K - k0 : BK);
-        load_a.template fetch<kVector>(A + k0 * a.A.col_stride, a.A.row_stride, a.A.col_stride, m_valid, k_valid, access_a);
-        load_b.template fetch<kVector>(B + k0 * a.B.row_stride, a.B.row_stride, a.B.col_stride, k_valid, n_valid, access_b);
-      },
-      [&](int buf) {
-        load_a.store(As[buf], access_a.along_rows, typename P::Convert{});
-        load_b.store(Bs[buf], access_b.along_rows, typename P::Convert{});
-      },
+      Tiles::k_tiles(a), [&](int tile) { tiles.template fetch<kVector>(a, tile, access); },
+      [&](int buf) { tiles.store(As[buf], Bs[buf], access, typename P::Convert{}); },
       [&](int buf) {
 #pragma unroll
         for (int k = 0; k < BK; k += P::kMmaK) {
@@ -92,25 +79,24 @@ __global__ void __launch_bounds__(kThreads) kernel(SgemmArgs a, TileAccess acces
           }
         }
       });
-  float* C = a.C.data + blockIdx.z * a.C.batch_stride + n0 * a.C.col_stride;
+  float* C = a.C.data + blockIdx.z * a.C.batch_stride + Tiles::n0() * a.C.col_stride;
 #pragma unroll
   for (int i = 0; i < kWarpM / 16; ++i)
 #pragma unroll
     for (int j = 0; j < kWarpN / 16; ++j)
-      sgemm_tiles::store_fragment(acc[i][j], a.C, C, m0 + row0 + 16 * i, col0 + 16 * j, a.M, a.N - n0, direct_c,
-                                  scratch[warp]);
+      sgemm_tiles::store_fragment(acc[i][j], a.C, C, Tiles::m0() + row0 + 16 * i, col0 + 16 * j, a.M, a.N - Tiles::n0(),
+                                  direct_c, scratch[warp]);
 }
 
 template <typename P>
 void run_with(const char* name, const SgemmArgs& args) {
   sgemm_tiles::for_each_grid(args, kBM, kBN, [name](const SgemmArgs& a, dim3 grid) {
-    const TileAccess access_a = sgemm_tiles::tile_access(a.A.data, a.A.row_stride, a.A.col_stride, a.A.batch_stride, a.M, a.K);
-    const TileAccess access_b = sgemm_tiles::tile_access(a.B.data, a.B.row_stride, a.B.col_stride, a.B.batch_stride, a.K, a.N);
+    const OperandAccess access = sgemm_tiles::operand_access<sgemm_tiles::SharedA::MK>(a);
     const bool direct_c = sgemm_tiles::wmma_rows(a.C);
-    if (access_a.vector && access_b.vector)
-      launch(name, kernel<P, true>, grid, dim3(kThreads), a, access_a, access_b, direct_c);
+    if (access.vector())
+      launch(name, kernel<P, true>, grid, dim3(kThreads), a, access, direct_c);
     else
-      launch(name, kernel<P, false>, grid, dim3(kThreads), a, access_a, access_b, direct_c);
+      launch(name, kernel<P, false>, grid, dim3(kThreads), a, access, direct_c);
   });
 }
 
