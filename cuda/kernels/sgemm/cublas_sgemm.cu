@@ -16,6 +16,7 @@ void cublas_sgemm(LibraryMath, const SgemmArgs&) { fail("sgemm: the emulated bui
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "cuda/common.cuh"
 
@@ -50,6 +51,9 @@ void cublas_sgemm(LibraryMath math, const SgemmArgs& a) {
   }();
   check_cublas(cublasSetStream(handle, stream()), "cublasSetStream");
   CXR_CHECK(a.C.col_stride == 1 && a.C.row_stride >= a.N, "sgemm: cuBLAS needs C's rows contiguous");
+  for (int64_t n :
+       {a.M, a.N, a.K, a.batch, a.A.row_stride, a.A.col_stride, a.B.row_stride, a.B.col_stride, a.C.row_stride})
+    CXR_CHECK(n <= INT32_MAX, "sgemm: cuBLAS takes 32-bit sizes and leading dimensions, got ", n);
   const CublasOperand A = as_column_major("A", a.M, a.K, a.A.row_stride, a.A.col_stride);
   const CublasOperand B = as_column_major("B", a.K, a.N, a.B.row_stride, a.B.col_stride);
   const cublasComputeType_t compute = math == LibraryMath::Tf32   ? CUBLAS_COMPUTE_32F_FAST_TF32
