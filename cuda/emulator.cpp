@@ -260,6 +260,13 @@ unsigned ballot(bool predicate) {
   return out;
 }
 
+void check_wmma_access(const char* call, const void* p, unsigned ldm, size_t element_bytes) {
+  CXR_CHECK(reinterpret_cast<uintptr_t>(p) % 32 == 0, "CUDA emulator: ", call, ": the pointer ", p,
+            " is not 256-bit aligned");
+  CXR_CHECK(ldm * element_bytes % 16 == 0, "CUDA emulator: ", call, ": ldm ", ldm,
+            " is not a multiple of 16 bytes (", 16 / element_bytes, " elements)");
+}
+
 void launch(dim3 grid, dim3 block, const char* kernel_name, KernelBody body, void* closure) {
   Scheduler& s = t_scheduler;
   CXR_CHECK(s.current < 0, "CUDA emulator: ", kernel_name, " launched from inside a kernel");

@@ -3,8 +3,10 @@
 // same .cu files as C++ against this header instead of <cuda_runtime.h>, and the CUDA tests check
 // every kernel against the CPU reference here and in CI. What it checks: a kernel's indexing, its
 // bounds (under the sanitizers), its reductions and its use of __syncthreads and warp shuffles.
-// What it cannot: timing, occupancy, races that need real concurrency, the memory model, tensor
-// cores and the cuBLAS/cuDNN library versions (absent here).
+// What it cannot: timing, occupancy, races that need real concurrency, the memory model and the
+// cuBLAS/cuDNN library versions (absent here). Tensor cores are emulated only through the
+// nvcuda::wmma subset below (TF32 m16n16k8 and BF16 m16n16k16 with FP32 accumulation), with the
+// hardware's input roundings; inline PTX (mma.sync, cp.async) cannot run here.
 //
 // Model: a launch runs its blocks one after another on the calling thread; the threads of a block
 // are fibers (own stacks, a hand-written context switch, round-robin), so __syncthreads and the
@@ -18,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 // ---- vector and index types (as in CUDA's vector_types.h) ----
 struct uint3 {
@@ -243,3 +246,143 @@ namespace cxr::emu {
 // that the device side of a transfer is device memory and the host side is not).
 bool is_device_memory(const void* p, size_t bytes);
 }  // namespace cxr::emu
+
+// ---- bfloat16 and TF32 conversions (the subset of cuda_bf16.h and mma.h the kernels use) ----
+// The hardware's roundings, bit for bit: __float2bfloat16 rounds to nearest, ties to even (cvt.rn);
+// wmma::__float_to_tf32 keeps 10 mantissa bits rounding to nearest, ties away from zero (cvt.rna).
+// NaN becomes the canonical NaN, infinities stay infinite, and a finite value that rounds past the
+// largest finite one becomes infinite, as on the device.
+struct __nv_bfloat16 {
+  unsigned short bits;
+};
+namespace cxr::emu {
+inline uint32_t float_bits(float f) { return uint32_t(__float_as_int(f)); }
+inline float bits_float(uint32_t u) { return __int_as_float(int(u)); }
+}  // namespace cxr::emu
+inline __nv_bfloat16 __float2bfloat16(float f) {
+  const uint32_t u = ::cxr::emu::float_bits(f);
+  if (f != f) return {0x7fffu};                                // the canonical NaN cvt.rn writes
+  const uint32_t rounded = u + 0x7fffu + ((u >> 16) & 1u);                   // to nearest, ties to even
+  return {static_cast<unsigned short>(rounded >> 16)};
+}
+inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __float2bfloat16(f); }
+inline float __bfloat162float(__nv_bfloat16 h) { return ::cxr::emu::bits_float(uint32_t(h.bits) << 16); }
+
+// ---- nvcuda::wmma: warp-level matrix multiply-accumulate on the tensor cores ----
+// A fragment holds its whole tile in every lane, row-major in x[] (the hardware spreads a tile over
+// the warp's 32 lanes in an unspecified order, so a kernel may only treat x[] elementwise, for
+// every i < num_elements, as the CUDA guide allows). Every operation is warp-collective as on the
+// device: it starts with a warp barrier, so a call that not every lane of the warp reaches is
+// reported as a deadlock. load_matrix_sync and store_matrix_sync check the device's rules: the
+// pointer 256-bit aligned, ldm a multiple of 16 bytes. store_matrix_sync writes from each lane
+// only its share of the tile (elements lane, lane + 32, ...), so a kernel that reads another
+// lane's part of a stored tile without a __syncwarp between reads stale memory here too.
+// mma_sync reads only the TF32 bits of a tf32 operand (the low 13 mantissa bits are ignored, as by
+// the tensor cores; the kernels round with __float_to_tf32 first) and BF16 operands exactly; the
+// products are exact in float32 and are summed in k order into the float32 accumulator (the
+// hardware adds them in another order, a few float32 roundings apart).
+namespace nvcuda::wmma {
+struct row_major;
+struct col_major;
+struct matrix_a;
+struct matrix_b;
+struct accumulator;
+namespace precision {
+struct tf32;
+}
+enum layout_t { mem_row_major, mem_col_major };
+
+inline float __float_to_tf32(float f) {
+  const uint32_t u = ::cxr::emu::float_bits(f);
+  if (f != f) return ::cxr::emu::bits_float(0x7fffffffu);  // the canonical NaN cvt.rna writes
+  if ((u & 0x7f800000u) == 0x7f800000u) return f;            // infinities
+  return ::cxr::emu::bits_float((u + 0x1000u) & 0xffffe000u);  // magnitude + half an ulp: ties away
+}
+
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+class fragment {
+  static constexpr bool tf32 = std::is_same_v<T, precision::tf32>;
+  static_assert(M == 16 && N == 16 && ((K == 8 && (tf32 || std::is_same_v<Use, accumulator>)) ||
+                                       (K == 16 && !tf32)),
+                "the emulator has wmma m16n16k8 (tf32) and m16n16k16 (bf16) with float accumulators");
+  static_assert(std::is_same_v<Use, accumulator> == std::is_same_v<Layout, void>,
+                "matrix_a / matrix_b fragments take row_major or col_major, accumulators none");
+
+ public:
+  using element_type = T;
+  using storage_element_type = std::conditional_t<tf32, float, T>;
+  static constexpr int rows = std::is_same_v<Use, matrix_b> ? K : M;
+  static constexpr int cols = std::is_same_v<Use, matrix_a> ? K : N;
+  static constexpr int num_elements = rows * cols;
+  static constexpr int num_storage_elements = num_elements;
+  storage_element_type x[num_elements];
+};
+
+}  // namespace nvcuda::wmma
+
+namespace cxr::emu {
+// Throws (naming the call) unless p is 32-byte aligned and ldm * element_bytes a multiple of 16.
+void check_wmma_access(const char* call, const void* p, unsigned ldm, size_t element_bytes);
+inline float wmma_operand(float v) { return bits_float(float_bits(v) & 0xffffe000u); }  // tf32 bits
+inline float wmma_operand(__nv_bfloat16 v) { return __bfloat162float(v); }
+}  // namespace cxr::emu
+
+namespace nvcuda::wmma {
+
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+void fill_fragment(fragment<Use, M, N, K, T, Layout>& f,
+                   const typename fragment<Use, M, N, K, T, Layout>::storage_element_type& v) {
+  ::cxr::emu::sync_warp();
+  for (auto& e : f.x) e = v;
+}
+
+// matrix_a / matrix_b: element (r, c) of the tile at p[r * ldm + c] (row_major) or p[c * ldm + r].
+template <typename Use, int M, int N, int K, typename T, typename Layout, typename E>
+void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const E* p, unsigned ldm) {
+  using Frag = fragment<Use, M, N, K, T, Layout>;
+  static_assert(!std::is_same_v<Use, accumulator>, "an accumulator load takes a layout_t");
+  static_assert(std::is_same_v<E, typename Frag::storage_element_type>, "wmma load from memory of another type");
+  ::cxr::emu::sync_warp();
+  ::cxr::emu::check_wmma_access("wmma::load_matrix_sync", p, ldm, sizeof(E));
+  constexpr bool row = std::is_same_v<Layout, row_major>;
+  for (int r = 0; r < Frag::rows; ++r)
+    for (int c = 0; c < Frag::cols; ++c)
+      f.x[r * Frag::cols + c] = row ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
+}
+
+template <int M, int N, int K>
+void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm, layout_t layout) {
+  ::cxr::emu::sync_warp();
+  ::cxr::emu::check_wmma_access("wmma::load_matrix_sync", p, ldm, sizeof(float));
+  for (int r = 0; r < M; ++r)
+    for (int c = 0; c < N; ++c)
+      f.x[r * N + c] = layout == mem_row_major ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r];
+}
+
+template <int M, int N, int K>
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
+  ::cxr::emu::sync_warp();
+  ::cxr::emu::check_wmma_access("wmma::store_matrix_sync", p, ldm, sizeof(float));
+  for (int i = ::cxr::emu::lane_id(); i < M * N; i += 32) {
+    const int r = i / N, c = i % N;
+    (layout == mem_row_major ? p[size_t(r) * ldm + c] : p[size_t(c) * ldm + r]) = f.x[i];
+  }
+}
+
+// d = a b + c (d may be c).
+template <int M, int N, int K, typename T, typename LayoutA, typename LayoutB>
+void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LayoutA>& a,
+              const fragment<matrix_b, M, N, K, T, LayoutB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  ::cxr::emu::sync_warp();
+  float out[M * N];
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float acc = c.x[i * N + j];
+      for (int k = 0; k < K; ++k)
+        acc += ::cxr::emu::wmma_operand(a.x[i * K + k]) * ::cxr::emu::wmma_operand(b.x[k * N + j]);
+      out[i * N + j] = acc;
+    }
+  std::memcpy(d.x, out, sizeof out);
+}
+
+}  // namespace nvcuda::wmma

@@ -18,7 +18,8 @@
 
 namespace cxr::bench {
 
-// The library's slot among the versions of a Case::run.
+// The library's slot among the versions of a Case::run (more library slots, when a family has
+// them, are negative: Family::more_libraries).
 inline constexpr int kLibrary = 0;
 
 struct Problem {
@@ -48,6 +49,16 @@ struct Family {
   std::function<std::vector<Problem>(bool quick)> problems;  // quick: small shapes for checks only
   std::function<std::unique_ptr<Case>(const Problem&)> make;
   std::function<Tolerance(const cuda::KernelVersion&, const Problem&)> tolerance;
+  // Library rows besides kLibrary (another precision, say), and the slot each version's "x lib"
+  // is measured against (null: kLibrary for every version). SGEMM: cuBLAS in TF32 and in BF16,
+  // the yardsticks of the tensor-core versions.
+  struct Library {
+    int slot;  // < 0, passed to Case::run
+    std::string name;
+    bool exact_fp32 = true;
+  };
+  std::vector<Library> more_libraries;
+  std::function<int(const cuda::KernelVersion&)> library_for;
 };
 
 std::vector<Family>& families();
@@ -55,6 +66,11 @@ std::vector<Family>& families();
 struct FamilyRegistration {
   explicit FamilyRegistration(Family f) { families().push_back(std::move(f)); }
 };
+
+// The versions of `ladder` that cxr-kernels runs: `requested` (its --version flags) when given,
+// else the one CXR_CUDA_VERSION_<OP> names when set, else all. Throws naming the op and listing its
+// versions for a number it lacks (or a bad value of the variable).
+std::vector<int> versions_to_run(const cuda::KernelLadder& ladder, const std::vector<int>& requested);
 
 // ---- the check, shared with the tests ----
 struct CheckResult {
@@ -64,6 +80,10 @@ struct CheckResult {
   std::string first_bad;  // "index 17: 1.25 vs reference 1.5"
 };
 CheckResult check_against_reference(const Tensor& output, const Tensor& reference, Tolerance tol);
+
+// The SGEMM family's tolerance for a version at depth K, inputs uniform in [-1, 1) (reasons in
+// bench/cuda/sgemm.cpp); the tests of the ladder use it too.
+Tolerance sgemm_tolerance(const cuda::KernelVersion& v, int64_t K);
 
 // Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
 struct Peaks {

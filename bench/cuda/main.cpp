@@ -1,13 +1,16 @@
 // main.cpp — cxr-kernels, the kernel study's bench (harness.h; docs/KERNELS.md):
-//   cxr-kernels [--op NAME]... [--quick] [--check-only] [--runs N] [--out FILE.json]
-// For each registered family (op), each problem, each version of its ladder, then the library:
+//   cxr-kernels [--op NAME]... [--version N]... [--quick] [--check-only] [--runs N] [--out FILE.json]
+// For each registered family (op), each problem, each version of its ladder (--version N: only
+// those; without it CXR_CUDA_VERSION_<OP>=n picks one, as for the backend), then the library:
 // check against the CPU reference, then time (CUDA events, L2 flushed before each run, the median
 // of --runs >= 20 runs). Prints one table row per (problem, version) and writes the JSON to --out
 // (default bench/results/kernels-<UTC time>.json). --quick runs the small shapes and implies
 // --check-only: what the CPU emulator can do in a test (make test-cuda-emulated).
 // Columns: the median ms, GFLOP/s (or GB/s for memory-bound ops), the percent of the measured peak
 // that applies (FP32, TF32, BF16 or DRAM), and "x lib" = the library's time / this version's time
-// (1.00: as fast as cuBLAS/cuDNN on that problem; the docs' targets are stated in this ratio).
+// in the same precision (1.00: as fast as cuBLAS/cuDNN on that problem; SGEMM's TF32 and BF16
+// versions against cuBLAS in TF32 and BF16; the docs' targets are stated in this ratio). A check
+// that skipped non-finite reference values says how many.
 // Exit status: 0 when every version that ran passed its check, 1 when one failed, 2 for bad usage,
 // 77 when there is no CUDA device (ctest reports that as skipped).
 #include <algorithm>
@@ -28,41 +31,6 @@
 #include "cuda/runtime.h"
 #include "tensor/error.h"
 
-namespace cxr::bench {
-
-std::vector<Family>& families() {
-  static std::vector<Family> all;
-  return all;
-}
-
-CheckResult check_against_reference(const Tensor& output, const Tensor& reference, Tolerance tol) {
-  CheckResult r;
-  CXR_CHECK(output.shape() == reference.shape(), "check: output shape ", shape_str(output.shape()),
-            " vs reference ", shape_str(reference.shape()));
-  const std::vector<double> out = output.to_vector(), ref = reference.to_vector();
-  for (size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(ref[i])) {
-      ++r.non_finite_reference;
-      continue;
-    }
-    ++r.checked;
-    const double err = std::abs(out[i] - ref[i]);
-    r.max_abs_error = std::max(r.max_abs_error, err);
-    if (ref[i] != 0) r.max_rel_error = std::max(r.max_rel_error, err / std::abs(ref[i]));
-    if (!(err <= tol.atol + tol.rtol * std::abs(ref[i]))) {
-      if (r.bad++ == 0) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "index %zu: %.8g vs reference %.8g", i, out[i], ref[i]);
-        r.first_bad = buf;
-      }
-    }
-  }
-  r.ok = r.bad == 0;
-  return r;
-}
-
-}  // namespace cxr::bench
-
 namespace {
 
 using namespace cxr;
@@ -71,13 +39,16 @@ using nlohmann::json;
 
 struct Options {
   std::set<std::string> ops;
+  std::vector<int> versions;
   bool quick = false, check_only = false;
   int runs = 20;
   std::string out;
 };
 
 int usage() {
-  std::fprintf(stderr, "usage: cxr-kernels [--op NAME]... [--quick] [--check-only] [--runs N>=20] [--out FILE.json]\nops:");
+  std::fprintf(stderr,
+               "usage: cxr-kernels [--op NAME]... [--version N]... [--quick] [--check-only] [--runs N>=20] "
+               "[--out FILE.json]\nops:");
   for (const Family& f : families()) std::fprintf(stderr, " %s", f.op.c_str());
   std::fprintf(stderr, "\n");
   return 2;
@@ -122,6 +93,13 @@ int main(int argc, char** argv) {
     else if (a == "--quick") o.quick = o.check_only = true;
     else if (a == "--check-only") o.check_only = true;
     else if (a == "--runs") o.runs = std::atoi(value().c_str());
+    else if (a == "--version") {
+      const std::string n = value();
+      char* end = nullptr;
+      const long v = std::strtol(n.c_str(), &end, 10);
+      if (n.empty() || *end != '\0' || v < 1 || v > 1000) return usage();
+      o.versions.push_back(int(v));
+    }
     else if (a == "--out") o.out = value();
     else return usage();
   }
@@ -133,6 +111,16 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const Family& f : families()) known = known || f.op == op;
     if (!known) return usage();
+  }
+  std::map<std::string, std::vector<int>> versions;  // per op: which of its ladder to run
+  for (const Family& f : families()) {
+    if (!o.ops.empty() && !o.ops.count(f.op)) continue;
+    try {
+      versions[f.op] = versions_to_run(*f.ladder, o.versions);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "cxr-kernels: %s\n", e.what());
+      return 2;
+    }
   }
   if (!cuda::available()) {
     std::fprintf(stderr, "cxr-kernels: skipped: %s\n", cuda::status().c_str());
@@ -158,17 +146,29 @@ int main(int argc, char** argv) {
   bool all_ok = true;
   for (const Family& f : families()) {
     if (!o.ops.empty() && !o.ops.count(f.op)) continue;
+    // The library rows this run compares with: the slot of each version that runs.
+    auto library_slot = [&](const cuda::KernelVersion& v) { return f.library_for ? f.library_for(v) : kLibrary; };
+    std::vector<cuda::KernelVersion> libraries;  // as versions: number = slot
+    if (!f.library.empty() && !cuda::emulated()) {
+      std::set<int> used;
+      for (int n : versions[f.op]) used.insert(library_slot(f.ladder->version(n)));
+      if (used.count(kLibrary)) libraries.push_back({kLibrary, f.library, "the library", true, false});
+      for (const Family::Library& l : f.more_libraries)
+        if (used.count(l.slot)) libraries.push_back({l.slot, l.name, "the library", l.exact_fp32, false});
+    }
     for (const Problem& p : f.problems(o.quick)) {
       std::unique_ptr<Case> c = f.make(p);
-      double library_ms = 0;
-      if (!f.library.empty() && !o.check_only) library_ms = time_version(*c, kLibrary, o.runs);
-      std::vector<int> versions;
-      for (const auto& v : f.ladder->versions) versions.push_back(v.number);
-      if (!f.library.empty() && !cuda::emulated()) versions.push_back(kLibrary);
-      for (int number : versions) {
-        const bool library = number == kLibrary;
-        const cuda::KernelVersion lib_version{0, f.library, "the library", true, false};
-        const cuda::KernelVersion& v = library ? lib_version : f.ladder->version(number);
+      std::map<int, double> library_ms;  // per slot
+      if (!o.check_only)
+        for (const cuda::KernelVersion& l : libraries) library_ms[l.number] = time_version(*c, l.number, o.runs);
+      std::vector<const cuda::KernelVersion*> rows_to_run;
+      for (int n : versions[f.op]) rows_to_run.push_back(&f.ladder->version(n));
+      for (const cuda::KernelVersion& l : libraries) rows_to_run.push_back(&l);
+      for (const cuda::KernelVersion* version : rows_to_run) {
+        const cuda::KernelVersion& v = *version;
+        const int number = v.number;
+        const bool library = number <= kLibrary;
+        const int slot = library ? number : library_slot(v);
         json row = {{"op", f.op}, {"problem", p.label}, {"version", number}, {"name", v.name}};
         if (cuda::emulated() && !v.emulated) {
           row["check"] = "not run (the emulator cannot run this version)";
@@ -185,7 +185,8 @@ int main(int argc, char** argv) {
         all_ok = all_ok && check.ok;
         std::string rate, percent, ratio, ms_text;
         if (check.ok && !o.check_only) {
-          const double ms = library ? library_ms : time_version(*c, number, o.runs);
+          const double ms = library ? library_ms[number] : time_version(*c, number, o.runs);
+          const double lib_ms = library_ms.count(slot) ? library_ms[slot] : 0;
           const bool compute = p.flops > 0;
           const double r = compute ? p.flops / (ms * 1e6) : p.bytes / (ms * 1e6);  // GFLOP/s or GB/s
           const double peak = !compute ? peaks.dram_gbps
@@ -195,18 +196,20 @@ int main(int argc, char** argv) {
           row["ms"] = ms;
           row[compute ? "gflops" : "gbps"] = r;
           if (peak > 0) row["fraction_of_peak"] = r / peak;
-          if (library_ms > 0) row["speed_vs_library"] = library_ms / ms;  // > 1: faster than the library
+          if (lib_ms > 0) row["speed_vs_library"] = lib_ms / ms;  // > 1: faster than the library
           char buf[32];
           std::snprintf(buf, sizeof buf, "%.3f", ms), ms_text = buf;
           std::snprintf(buf, sizeof buf, "%.0f %s", r, compute ? "GF/s" : "GB/s"), rate = buf;
           if (peak > 0) std::snprintf(buf, sizeof buf, "%.1f", 100 * r / peak), percent = buf;
-          if (library_ms > 0) std::snprintf(buf, sizeof buf, "%.2f", library_ms / ms), ratio = buf;
+          if (lib_ms > 0) std::snprintf(buf, sizeof buf, "%.2f", lib_ms / ms), ratio = buf;
         }
         std::printf("%-10s %-44s %-26s %-7s %10s %10s %8s %8s\n", f.op.c_str(), p.label.c_str(), v.name.c_str(),
                     check.ok ? "ok" : "FAIL", ms_text.c_str(), rate.c_str(), percent.c_str(), ratio.c_str());
         if (!check.ok)
           std::printf("           %lld of %lld elements outside the tolerance; first %s\n", (long long)check.bad,
                       (long long)check.checked, check.first_bad.c_str());
+        if (check.non_finite_reference > 0)
+          std::printf("           %lld non-finite reference values skipped\n", (long long)check.non_finite_reference);
         rows.push_back(row);
       }
     }

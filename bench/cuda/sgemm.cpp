@@ -1,9 +1,12 @@
 // sgemm.cpp — the SGEMM family of cxr-kernels: square problems 1024..8192 and the matmul shapes of
 // the models (the text encoder at batch 32 x 320: the QKV/output projections and the FFN), against
-// cuBLAS (FP32, no TF32) on the same problem. The reference is the CPU's float64 matmul of the same
-// float32 inputs; on problems too large for that (K * M * N > 2^33) it covers 64 sampled rows of C.
+// cuBLAS on the same problem in the same precision: FP32 (no TF32) for v1..v5, TF32 for v6, BF16
+// for v7 (cublas_sgemm, cuda/kernels/sgemm/sgemm.h). The reference is the CPU's float64 matmul of
+// the same float32 inputs; on problems too large for that (K * M * N > 2^33) it covers 64 sampled
+// rows of C.
 // Inputs are uniform in [-1, 1), so every |C| is O(sqrt K).
 #include <cmath>
+#include <string>
 
 #include "bench/cuda/harness.h"
 #include "cuda/kernels/sgemm/sgemm.h"
@@ -12,6 +15,10 @@
 
 namespace cxr::bench {
 namespace {
+
+// The library slots besides kLibrary (cuBLAS FP32): cuBLAS on the tensor cores, the yardsticks of
+// v6 (TF32) and v7 (BF16).
+constexpr int kCublasTf32 = -1, kCublasBf16 = -2;
 
 class SgemmCase : public Case {
  public:
@@ -30,12 +37,12 @@ class SgemmCase : public Case {
     }
   }
   void run(int version) override {
-    if (version == kLibrary) {
-      BmmFn* cublas = bmm_kernel.cuda_library();
-      CXR_CHECK(cublas != nullptr, "sgemm: this build has no cuBLAS version");
-      return cublas(a_.unsqueeze(0), b_.unsqueeze(0), c_.unsqueeze(0));
-    }
-    cuda::sgemm(version, {M_, N_, K_, a_.data<float>(), K_, b_.data<float>(), N_, c_.data<float>(), N_});
+    const cuda::SgemmArgs args =
+        cuda::row_major_sgemm(M_, N_, K_, a_.data<float>(), K_, b_.data<float>(), N_, c_.data<float>(), N_);
+    if (version == kLibrary) return cuda::cublas_sgemm(cuda::LibraryMath::Fp32, args);
+    if (version == kCublasTf32) return cuda::cublas_sgemm(cuda::LibraryMath::Tf32, args);
+    if (version == kCublasBf16) return cuda::cublas_sgemm(cuda::LibraryMath::Bf16, args);
+    cuda::sgemm(version, args);
   }
   Tensor output() const override {
     return rows_.defined() ? index_select(c_, 0, rows_.to(Device::CUDA)) : c_;
@@ -68,19 +75,39 @@ std::vector<Problem> sgemm_problems(bool quick) {
   return out;
 }
 
-Tolerance sgemm_tolerance(const cuda::KernelVersion& v, const Problem& p) {
-  const double k = double(p.dims[2]);
-  // FP32: the sum of K products rounds at ~K * 2^-24 relative to sum |a b| ~ K/4 in the worst
-  // case; a random-walk bound with a 10x margin is ~2e-6 * K. TF32 keeps 10 mantissa bits (2^-11)
-  // and BF16 8 (2^-9) per product.
-  if (v.exact_fp32) return {2e-6 * k, 1e-4};
-  if (v.name.find("bf16") != std::string::npos) return {4e-3 * std::sqrt(k) * 4, 2e-2};
-  return {1e-3 * std::sqrt(k) * 4, 1e-2};
+}  // namespace
+
+// With a, b uniform in [-1, 1): |a b| has RMS 1/3 and |C| ~ sqrt(K)/3. Per version:
+//   FP32 (v1..v5, cuBLAS): the only error is float32 accumulation, each step rounding at
+//     u = 2^-24 relative to a partial sum of RMS sqrt(k)/3: a random walk of RMS ~0.24 u K =
+//     1.4e-8 K. atol 4e-7 K is ~28 of those sigma (the worst of 67M elements is ~6 sigma), yet
+//     below a single dropped product of a typical size at every K here.
+//   TF32 (v6): each input rounded to 11 significant bits (u = 2^-11, RMS u/sqrt 3 relative), so
+//     each product errs by RMS ~sqrt(2/3) u / 3 and the sum by sqrt(K) times that: 1.3e-4 sqrt K.
+//     atol 1.5e-3 sqrt K: ~11 sigma.
+//   BF16 (v7): 8 significant bits (u = 2^-8): 1.06e-3 sqrt K by the same count; atol 1.2e-2 sqrt K.
+//   rtol 1e-5 covers the final rounding of C to float32 (u |C|) where K is small.
+Tolerance sgemm_tolerance(const cuda::KernelVersion& v, int64_t K) {
+  const double k = double(K);
+  if (v.exact_fp32) return {4e-7 * k, 1e-5};
+  if (v.name.find("bf16") != std::string::npos) return {1.2e-2 * std::sqrt(k), 1e-5};
+  return {1.5e-3 * std::sqrt(k), 1e-5};
+}
+
+namespace {
+
+int sgemm_library_for(const cuda::KernelVersion& v) {
+  if (v.exact_fp32) return kLibrary;
+  return v.name.find("bf16") != std::string::npos ? kCublasBf16 : kCublasTf32;
 }
 
 const FamilyRegistration sgemm_family({"sgemm", "cuBLAS", &cuda::sgemm_ladder(), sgemm_problems,
                                        [](const Problem& p) { return std::make_unique<SgemmCase>(p); },
-                                       sgemm_tolerance});
+                                       [](const cuda::KernelVersion& v, const Problem& p) {
+                                         return sgemm_tolerance(v, p.dims[2]);
+                                       },
+                                       {{kCublasTf32, "cuBLAS tf32", false}, {kCublasBf16, "cuBLAS bf16", false}},
+                                       sgemm_library_for});
 
 }  // namespace
 }  // namespace cxr::bench

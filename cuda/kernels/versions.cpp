@@ -14,19 +14,30 @@ const KernelVersion& KernelLadder::version(int number) const {
   fail(op, ": no kernel version ", number);
 }
 
-int selected_version(const KernelLadder& ladder) {
+std::string version_variable(const KernelLadder& ladder) {
   std::string name = "CXR_CUDA_VERSION_";
   for (char c : ladder.op) name += char(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::string version_list(const KernelLadder& ladder) {
+  std::string list;
+  for (const KernelVersion& v : ladder.versions)
+    list += (list.empty() ? "" : ", ") + std::to_string(v.number) + " (" + v.name + ")";
+  return list;
+}
+
+int selected_version(const KernelLadder& ladder) {
+  const std::string name = version_variable(ladder);
   const char* env = std::getenv(name.c_str());
   if (env == nullptr || *env == '\0') return ladder.best;
   char* end = nullptr;
   const long n = std::strtol(env, &end, 10);
-  std::string valid;
-  for (const KernelVersion& v : ladder.versions) valid += (valid.empty() ? "" : ", ") + std::to_string(v.number) + " (" + v.name + ")";
-  CXR_CHECK(end != env && *end == '\0', name, "='", env, "' is not a number; the ", ladder.op, " versions are ", valid);
+  CXR_CHECK(end != env && *end == '\0', name, "='", env, "' is not a number; the ", ladder.op, " versions are ",
+            version_list(ladder));
   for (const KernelVersion& v : ladder.versions)
     if (v.number == n) return int(n);
-  fail(name, "=", n, ": no such version; the ", ladder.op, " versions are ", valid);
+  fail(name, "=", n, ": no such version; the ", ladder.op, " versions are ", version_list(ladder));
 }
 
 }  // namespace cxr::cuda

@@ -28,6 +28,9 @@ struct KernelLadder {
 // can switch it), else ladder.best. An unknown number or a non-number throws, naming the variable
 // and listing the versions.
 int selected_version(const KernelLadder& ladder);
+std::string version_variable(const KernelLadder& ladder);  // "CXR_CUDA_VERSION_SGEMM"
+std::string version_list(const KernelLadder& ladder);      // "1 (v1_naive), 2 (v2_shared_tiles), ..."
+
 
 // Every ladder of the backend (for the bench, the tests and the docs table), in a fixed order.
 const std::vector<const KernelLadder*>& kernel_ladders();
