@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "cuda/runtime.h"
+
 namespace cxr::apps {
 
 // Exit codes shared by the subcommands.
@@ -35,5 +37,14 @@ struct CommandRegistration {
     command_registry().push_back({std::move(name), std::move(description), std::move(setup)});
   }
 };
+
+// --device cpu|cuda, for the commands that run a model. The run function turns the name into a
+// Device with cuda::select_device, whose error (no GPU, no backend) becomes exit code 2.
+inline CLI::Option* add_device_option(CLI::App& sub, std::string& device, const char* group = nullptr) {
+  CLI::Option* o = sub.add_option("--device", device, "where the model runs: cpu, or cuda (an NVIDIA GPU; docs/CUDA.md)")
+                       ->capture_default_str();
+  if (group) o->group(group);
+  return o;
+}
 
 }  // namespace cxr::apps

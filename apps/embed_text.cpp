@@ -25,6 +25,7 @@ struct EmbedArgs {
   std::vector<std::string> reports;
   bool sentences = false, lines = false, cased = false;
   int64_t max_seq_length = 0;  // 0: 320 (METHODS.md §4), or max_position_embeddings if smaller
+  std::string device = "cpu";
 };
 
 std::vector<double> embed(nn::BertModel& model, const text::BertTokenizer& tok, const std::string& text,
@@ -32,11 +33,13 @@ std::vector<double> embed(nn::BertModel& model, const text::BertTokenizer& tok, 
   text::BertFeatures f = tok.features(text, max_seq_length, /*pad=*/false);
   text::BertBatch b = text::collate({f});
   if (features) *features = f;
-  return model.forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output.select(0, 0).to_vector();
+  const Device d = model.device();
+  return model.forward(b.input_ids.to(d), b.attention_mask.to(d), b.token_type_ids.to(d)).pooled_output.select(0, 0).to_vector();
 }
 
 void run_embed(const EmbedArgs& a) {
   namespace fs = std::filesystem;
+  const Device device = cuda::select_device(a.device, "embed-text");
   fs::path ckpt = a.checkpoint;
   fs::path dir = fs::is_directory(ckpt) ? ckpt : ckpt.parent_path();
   if (fs::is_directory(ckpt)) ckpt /= "model.safetensors";
@@ -51,6 +54,7 @@ void run_embed(const EmbedArgs& a) {
             " exceeds max_position_embeddings ", config.max_position_embeddings);
   nn::BertModel model(config, nullptr, nn::BertInit::Zeros);
   nn::load_bert_checkpoint(model, ckpt.string());
+  model.to(device);
   model.eval();
   NoGradGuard no_grad;
 
@@ -92,6 +96,7 @@ CommandRun setup_embed_text(CLI::App& subcommand) {
   sub->add_flag("--lines", a->lines, "each line of a text file (each row of a CSV) is a report");
   sub->add_flag("--cased", a->cased, "keep case and accents");
   sub->add_option("--max-seq-length", a->max_seq_length, "tokens per report, [CLS] and [SEP] included (default 320, or max_position_embeddings if smaller)");
+  add_device_option(*sub, a->device);
   sub->add_option("reports", a->reports, "report files (a whole file is one report unless --lines)")->required();
   return [a] {
     run_embed(*a);

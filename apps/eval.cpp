@@ -24,6 +24,7 @@ CommandRun setup_eval(CLI::App& sub) {
   sub.add_option("--bootstrap", e->bootstrap, "bootstrap replicates for the CIs (0: none)")->capture_default_str();
   sub.add_option("--seed", e->seed, "bootstrap seed")->capture_default_str();
   sub.add_option("--batch-size", e->batch_size)->capture_default_str();
+  add_device_option(sub, e->device);
   return [e]() {
     nlohmann::json r = train::run_evaluation(*e);
     nlohmann::json summary = {{"task", r.value("task", "")}, {"split", e->split}, {"n", r.value("n", 0)}};

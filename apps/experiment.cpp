@@ -50,6 +50,7 @@ CommandRun setup_experiment(CLI::App& sub) {
   sub.add_option("--test-split", b.test_split)->capture_default_str();
   sub.add_option("--seed", b.seed)->capture_default_str();
   sub.add_option("--threads", b.threads)->capture_default_str();
+  add_device_option(sub, b.device);
   sub.add_option("--bootstrap", b.bootstrap)->capture_default_str();
   sub.add_option("--progress", b.progress, "-1 auto, 0 plain lines, 1 bar")->capture_default_str();
   return [e]() {

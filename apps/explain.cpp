@@ -54,6 +54,7 @@ struct ExplainOptions {
   int attention_layer = -1;
   bool no_extract = false;
   std::string out;
+  std::string device = "cpu";
   std::vector<std::string> inputs;
 };
 
@@ -82,6 +83,7 @@ struct Session {
   runs::RunConfig config;
   std::unique_ptr<nn::ResNet> image_model;
   std::unique_ptr<interpret::TextModel> text_model;
+  Device device = Device::CPU;
 };
 
 std::vector<std::string> explain_image(Session& s, const std::string& path, const std::string& stem) {
@@ -141,8 +143,11 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
     NoGradGuard no_grad;
     text::BertBatch b = text::collate({tm.tokenizer->features(report, tm.max_seq_length, /*pad=*/false)});
     Tensor logits =
-        tm.classifier->forward(tm.bert->forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output)
-            .select(0, 0);
+        tm.classifier
+            ->forward(tm.bert->forward(b.input_ids.to(s.device), b.attention_mask.to(s.device), b.token_type_ids.to(s.device))
+                          .pooled_output)
+            .select(0, 0)
+            .to(Device::CPU);
     Tensor probs = interpret::probabilities_from_logits(logits, s.config.task);
     const std::string kind = interpret::probability_kind(logits.size(0), s.config.task);
     const int64_t predicted = argmax(logits, 0).item<int64_t>();
@@ -183,13 +188,14 @@ std::vector<std::string> explain_report(Session& s, const std::string& path, con
 int run_explain(const ExplainOptions& opt_in) {
   ExplainOptions opt = opt_in;
   if (opt.out.empty()) opt.out = runs::RunPaths(opt.checkpoint).explain_dir();
-  Session s{opt, {}, nullptr, nullptr};
+  Session s{opt, {}, nullptr, nullptr, Device::CPU};
   bool any_image = false, any_report = false;
   for (const auto& in : opt.inputs) {
     any_image = any_image || kind_of(in) == InputKind::Image;
     any_report = any_report || kind_of(in) == InputKind::Report;
   }
   try {
+    s.device = cuda::select_device(opt.device, "explain");
     s.config = runs::read_run_config(opt.checkpoint);
     if (any_image) {
       // Arguments first (from config.json alone), then the model.
@@ -201,9 +207,12 @@ int run_explain(const ExplainOptions& opt_in) {
                 " out of range: the image model has ", s.config.num_outputs, " outputs (0..", s.config.num_outputs - 1,
                 "; -1 = the arg max)");
       s.image_model = interpret::load_image_model(opt.checkpoint, opt.weights);
+      s.image_model->to(s.device);
     }
     if (any_report && s.config.has_text_model) {
       s.text_model = std::make_unique<interpret::TextModel>(interpret::load_text_model(opt.checkpoint, opt.weights));
+      s.text_model->bert->to(s.device);
+      if (s.text_model->classifier) s.text_model->classifier->to(s.device);
       const int64_t layers = s.text_model->bert->config.num_hidden_layers;
       CXR_CHECK(opt.attention_layer >= -layers && opt.attention_layer < layers, "--attention-layer ",
                 opt.attention_layer, " out of range: the text encoder has ", layers, " layers (0..", layers - 1,
@@ -267,6 +276,7 @@ CommandRun setup_explain(CLI::App& sub) {
                "give the text encoder the whole .txt file instead of its Findings/Impression sections (what "
                "training feeds it)");
   sub.add_option("--out", opt->out, "output directory (default: RUN_DIR/explain)");
+  add_device_option(sub, opt->device);
   sub.add_option("inputs", opt->inputs, "images (.png, .jpg, .jpeg) and reports (.txt, UTF-8)")->required();
   sub.footer(
       "Images: center-cropped and scaled as in evaluation, then Grad-CAM (Selvaraju et al. 2017) of the image model:\n"

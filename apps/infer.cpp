@@ -28,6 +28,7 @@ struct InferOptions {
   std::string weights;
   int64_t output_channels = 4;
   bool embedding = false;
+  std::string device = "cpu";
   std::vector<std::string> images;
 };
 
@@ -60,9 +61,11 @@ Tensor prepare_image(const std::string& path, int64_t size) {
 
 int run_infer(const InferOptions& opt) {
   std::unique_ptr<nn::ResNet> model;
+  const Device device = cuda::select_device(opt.device, "infer");
   try {
     model = nn::make_resnet(opt.arch, opt.output_channels);
     nn::load_checkpoint(*model, opt.weights);
+    model->to(device);
   } catch (const Error& e) {
     std::fprintf(stderr, "cxr infer: error: cannot load %s checkpoint: %s\n", opt.arch.c_str(), e.what());
     return kExitFatal;
@@ -74,8 +77,8 @@ int run_infer(const InferOptions& opt) {
   for (const std::string& path : opt.images) {
     std::string line;
     try {
-      nn::ResNetOutput out = model->forward(prepare_image(path, size));
-      Tensor logits = out.logits.select(0, 0);
+      nn::ResNetOutput out = model->forward(prepare_image(path, size).to(device));
+      Tensor logits = out.logits.select(0, 0).to(Device::CPU);
       line = "{\"image\":" + nlohmann::json(path).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       line += ",\"logits\":";
       append_numbers(line, logits);
@@ -83,7 +86,7 @@ int run_infer(const InferOptions& opt) {
       append_numbers(line, softmax(logits, 0));
       if (opt.embedding) {
         line += ",\"embedding\":";
-        append_numbers(line, out.embedding.select(0, 0));
+        append_numbers(line, out.embedding.select(0, 0).to(Device::CPU));
       }
       line += "}\n";
     } catch (const Error& e) {
@@ -112,6 +115,7 @@ CommandRun setup_infer(CLI::App& sub) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub.add_flag("--embedding", opt->embedding, "also print the 768-d embedding z (the input of fc1)");
+  add_device_option(sub, opt->device);
   sub.add_option("images", opt->images, "image files (PNG 8/16-bit or JPEG), at least the input size on each side")
       ->required();
   sub.footer(

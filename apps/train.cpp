@@ -127,6 +127,7 @@ CommandRun setup_train(CLI::App& sub) {
   auto* runopts = "Run";
   sub.add_option("--seed", o->seed, "seed of every random choice (a CPU run is reproducible bit for bit)")->capture_default_str()->group(runopts);
   sub.add_option("--threads", o->threads, "CPU threads (0: all cores; results do not depend on it)")->capture_default_str()->group(runopts);
+  add_device_option(sub, o->device, runopts);
   sub.add_option("--log-every", o->log_every, "steps per metrics.jsonl line")->capture_default_str()->group(runopts);
   sub.add_option("--bootstrap", o->bootstrap, "bootstrap replicates of the final evaluation's CIs")->capture_default_str()->group(runopts);
   sub.add_flag("--resume", o->resume, "continue the run in --out from its last completed epoch (same options)")->group(runopts);

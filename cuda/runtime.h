@@ -25,6 +25,13 @@ bool available();
 std::string status();
 // Throws cxr::Error "<who>: --device cuda needs an NVIDIA GPU: <why not>" unless available().
 void require(const std::string& who);
+// The device a --device flag names: "cpu", or "cuda" when available() (else require()'s error).
+inline Device select_device(const std::string& name, const std::string& who) {
+  if (name == "cpu") return Device::CPU;
+  CXR_CHECK(name == "cuda", who, ": --device '", name, "': expected cpu or cuda");
+  require(who);
+  return Device::CUDA;
+}
 void synchronize();  // waits for every queued kernel and copy; rethrows a device-side error
 
 struct Properties {

@@ -160,7 +160,8 @@ TokenWeights cls_attention(nn::BertModel& bert, const text::BertTokenizer& token
             " tokens exceed the model's max_position_embeddings ", bert.config.max_position_embeddings,
             " (lower max_seq_length)");
   const Tensor input_ids =
-      from_vector(std::vector<double>(f.input_ids.begin(), f.input_ids.end()), {1, length}, {.dtype = DType::Int64});
+      from_vector(std::vector<double>(f.input_ids.begin(), f.input_ids.end()), {1, length},
+                  {.dtype = DType::Int64, .device = bert.device()});
   Tensor cls_row;  // (L): attention of [CLS] to every position, averaged over heads
   {
     nn::EvalModeScope eval_mode(bert);

@@ -68,7 +68,7 @@ GradCam grad_cam(nn::ResNet& model, const Tensor& image, int64_t target_class, c
 
   nn::EvalModeScope eval_mode(model);
   const DType dtype = model.conv1->weight.dtype();
-  Tensor x = image.detach().to(dtype);
+  Tensor x = image.detach().to(dtype).to(model.device());  // the results come back on the CPU
 
   // A: the layer's output as a fresh leaf; nothing below it is recorded.
   Tensor activation;
@@ -87,7 +87,7 @@ GradCam grad_cam(nn::ResNet& model, const Tensor& image, int64_t target_class, c
     Tensor logits = out.logits.select(0, 0);  // (C)
     const int64_t target = target_class == -1 ? argmax(logits.detach(), 0).item<int64_t>() : target_class;
     result.target = target;
-    result.logits = logits.detach().contiguous();
+    result.logits = logits.detach().to(Device::CPU).contiguous();
     result.logit = result.logits.at({target});
     y = logits.select(0, target);
     y.backward();
@@ -98,7 +98,7 @@ GradCam grad_cam(nn::ResNet& model, const Tensor& image, int64_t target_class, c
   // alpha_k = mean_{u,v} g_k(u, v); cam = ReLU(sum_k alpha_k A_k), in double.
   Tensor a64 = activation.detach().select(0, 0).to(DType::Float64);  // (K, h, w)
   Tensor alpha = mean(g.select(0, 0).to(DType::Float64), {1, 2});    // (K)
-  Tensor cam = relu(sum(alpha.view({alpha.size(0), 1, 1}) * a64, {0}));
+  Tensor cam = relu(sum(alpha.view({alpha.size(0), 1, 1}) * a64, {0})).to(Device::CPU);
   Tensor up = upsample_bilinear(cam, s, s);
   const double peak = max(up).item();
   if (peak > 0) up = up / peak;  // all zero stays all zero

@@ -145,7 +145,7 @@ TEST_CASE("cuda conv2d_backward_weight: a K of 20000 split into chunks, bit-iden
   check_backend(c);
 }
 
-TEST_CASE("cuda max_pool2d: padding, overlapping windows, ties, NaN; values, indices and gradients") {
+TEST_CASE("cuda max_pool2d: padding, overlapping windows, ties, NaN, values, indices and gradients") {
   if (!cuda_ready()) return;
   struct PoolCase {
     const char* name;

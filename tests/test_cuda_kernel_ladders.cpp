@@ -48,15 +48,6 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("cuda kernel ladders: CXR_CUDA_VERSION_SGEMM picks the SGEMM version") {

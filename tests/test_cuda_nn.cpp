@@ -52,7 +52,7 @@ TEST_CASE("cuda: without a device, require() names the reason and the caller") {
   CHECK_THROWS_AS(zeros({2}, {.device = Device::CUDA}), Error);
 }
 
-TEST_CASE("cuda nn: Module::to and Optimizer::to keep identities; training on the device matches the CPU") {
+TEST_CASE("cuda nn: Module::to and Optimizer::to keep identities, training on the device matches the CPU") {
   if (!cuda_ready()) return;
   auto cpu_net = small_net(1), dev_net = small_net(1);
   nn::Adam cpu_adam(nn::param_groups(*cpu_net, 1e-2)), dev_adam(nn::param_groups(*dev_net, 1e-2));

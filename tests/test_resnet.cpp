@@ -8,16 +8,7 @@
 //
 // CXR_RESNET_REPORT=1 prints every measured error; CXR_RESNET_FULL=1 also runs the parts that are
 // architecture-independent (the float32 backward and the Adam steps) on the two large models.
-#include <nlohmann/json.hpp>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
-
-#include "nn/models/resnet.h"
-#include "nn/optim.h"
-#include "resnet_testing.h"
-#include "testing.h"
+#include "resnet_parity.h"
 
 using namespace cxr;
 using namespace cxr::nn;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cuda/runtime.h"
 #include "eval/metrics.h"
 #include "runs/run_dir.h"
 #include "tensor/file_io.h"
@@ -53,6 +54,7 @@ std::string cell_text(const nlohmann::json& row, const std::string& metric) {
 
 nlohmann::json run_experiment(const ExperimentOptions& e) {
   CXR_CHECK(!e.manifest.empty() && !e.out.empty(), "experiment: --manifest and --out are required");
+  cuda::select_device(e.base.device, "experiment");  // every run of the grid trains there
   const runs::ExperimentPaths dir(e.out);
   fs::create_directories(dir.runs_dir());
   auto t0 = std::chrono::steady_clock::now();

@@ -3,6 +3,8 @@
 // method_<name>.cpp.
 #include "train/method.h"
 
+#include "cuda/runtime.h"
+
 #include <filesystem>
 
 #include "autograd/node.h"
@@ -29,6 +31,18 @@ data::ImageTransform Method::train_transform() const {
 
 void Method::zero_grad() {
   for (auto& o : optimizers) o.optimizer->zero_grad();
+}
+
+void Method::to(Device device) {
+  models->to(device);
+  for (auto& o : optimizers) o.optimizer->to(device);
+}
+
+void move_batch_to(data::Batch& batch, Device device) {
+  if (device == Device::CPU) return;
+  batch.images = cuda::upload(batch.images);
+  if (batch.tokens.defined()) batch.tokens = cuda::upload(batch.tokens);
+  if (batch.token_mask.defined()) batch.token_mask = cuda::upload(batch.token_mask);
 }
 
 void Method::step(int64_t step, int64_t total_steps) {

@@ -64,6 +64,9 @@ class Method {
   virtual StepOutput loss(const data::Batch& batch) = 0;  // models in training mode
   void zero_grad();
   void step(int64_t step, int64_t total_steps);  // each optimizer, its lr scaled by its schedule
+  // Moves the models and the optimizers' state (--device); batches follow with move_batch_to.
+  void to(Device device);
+  Device device() const { return models->device(); }
 
   // ---- prediction ----
   virtual bool predicts() const { return false; }
@@ -80,6 +83,11 @@ class Method {
   std::vector<ScheduledOptimizer> optimizers;
   std::map<std::string, Generator*> generators;  // saved and restored on resume
 };
+
+// Moves a batch's images (and tokens) to `device`: through cuda::upload's pinned buffers, so the
+// copy overlaps the kernels queued before it. Labels and ids stay on the host, where the tasks
+// and metrics read them; the tasks move their targets next to the logits.
+void move_batch_to(data::Batch& batch, Device device);
 
 // Builds the method of options.method. `for_training` false: only the models (for evaluation and
 // interpretation), no optimizers and no initialization from --init / --text-init weights.

@@ -53,7 +53,7 @@ class MiMethod : public TextMethod {
 
   StepOutput loss(const data::Batch& batch) override {
     nn::ResNetOutput img = image->forward(batch.images);
-    Tensor negatives = mi::negative_mask(batch.study_ids);
+    Tensor negatives = mi::negative_mask(batch.study_ids).to(img.embedding.device());
     StepOutput out;
     out.outputs = {{"image embedding", img.embedding}};
     std::vector<std::string> reports;

@@ -15,7 +15,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     warmup, text_bias_correction, train_splits, val_split, test_split, labeled_fraction, edema_labels,
     findings_labels, augment, resize, workers, text_init, bert_config, vocab, max_seq_length, cased, joint_mode, similarity,
     bound, mi_level, local_select, init, encoder, latent_dim, vae_head, likelihood, beta, seed, threads, log_every,
-    bootstrap, resume, progress, explain)
+    bootstrap, resume, progress, explain, device)
 }  // namespace detail
 
 void to_json(nlohmann::json& j, const TrainOptions& o) { detail::to_json(j, o); }

@@ -60,6 +60,7 @@ struct TrainOptions {
   // ---- run ----
   uint64_t seed = 0;
   int threads = 0;  // 0: all cores
+  std::string device = "cpu";  // cpu | cuda
   int64_t log_every = 10;
   int64_t bootstrap = 1000;
   bool resume = false;

@@ -118,6 +118,8 @@ Task::Labels Task::labels(const data::Batch& batch) const {
 Tensor Task::loss(const Tensor& logits, const data::Batch& batch) const {
   Labels l = labels(batch);
   if (l.count == 0) return Tensor();
+  l.target = l.target.to(logits.device());  // the labels live on the host (move_batch_to)
+  if (l.mask.defined()) l.mask = l.mask.to(logits.device());
   if (kind == TaskKind::Edema) return cross_entropy(logits, l.target, /*ignore_index=*/-1);
   if (kind == TaskKind::Score) {
     Tensor x = logits.reshape({-1});

@@ -58,7 +58,8 @@ Tensor TextSide::pooled(const std::vector<std::string>& texts) {
   features.reserve(texts.size());
   for (const auto& t : texts) features.push_back(tokenizer->features(t, max_seq_length, /*pad=*/false));
   text::BertBatch b = text::collate(features);
-  return model->forward(b.input_ids, b.attention_mask, b.token_type_ids).pooled_output;
+  const Device device = model->device();
+  return model->forward(b.input_ids.to(device), b.attention_mask.to(device), b.token_type_ids.to(device)).pooled_output;
 }
 
 void TextSide::save_resources(const runs::RunPaths& run) const {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "autograd/node.h"
+#include "cuda/runtime.h"
 #include "data/loader.h"
 #include "nn/checkpoint.h"
 #include "ops/ops.h"
@@ -130,7 +131,8 @@ std::string exit_message_for_non_finite(const StepOutput& out, int64_t step, int
 }
 
 // Options that may change between a run and its resumption (they do not change the results).
-const std::set<std::string> kRunControlOptions = {"resume", "threads", "workers", "progress", "log_every", "out"};
+// A run may resume on another device: the checkpoint is the same on either.
+const std::set<std::string> kRunControlOptions = {"resume", "threads", "workers", "progress", "log_every", "out", "device"};
 
 void check_resumable(const nlohmann::json& saved, const nlohmann::json& now, const std::string& where) {
   for (auto& [key, value] : now.items()) {
@@ -158,6 +160,7 @@ PredictionSet predict(Method& method, data::Loader& loader, const Task& task, in
   method.models->eval();
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
+    move_batch_to(*batch, method.device());
     Tensor logits = method.predict_logits(*batch);
     if (column >= 0) logits = logits.narrow(1, column, 1);
     set.add(*batch, logits);
@@ -294,6 +297,7 @@ class TrainingLoop {
     while (step_ < loaders_.total_steps) {
       std::optional<data::Batch> batch = loader.next();
       if (!batch) break;
+      move_batch_to(*batch, method_.device());
       method_.models->train();
       method_.zero_grad();
       StepOutput out = method_.loss(*batch);
@@ -410,11 +414,13 @@ data::Manifest prepare_manifest(const TrainOptions& o) {
 nlohmann::json run_training(TrainOptions o) {
   o.resolve_defaults();
   o.validate();
+  const Device device = cuda::select_device(o.device, "train");  // before any work: a clear error
   cpu::set_num_threads(o.threads);
   const auto start = Clock::now();
 
   data::Manifest manifest = prepare_manifest(o);
   std::unique_ptr<Method> method = make_method(o, /*for_training=*/true);
+  method->to(device);
   method->task.bind(manifest);
   runs::RunDirectory run(o.out);
   const nlohmann::json options_json = o;
@@ -429,7 +435,9 @@ nlohmann::json run_training(TrainOptions o) {
 }
 
 nlohmann::json run_evaluation(const EvalOptions& e) {
+  const Device device = cuda::select_device(e.device, "eval");
   std::unique_ptr<Method> method = load_trained_method(e.run_dir, e.weights);
+  method->to(device);
   const Task trained = method->task;
   Task task = e.task.empty() ? trained : Task::parse(e.task);
   int64_t column = -1;

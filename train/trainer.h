@@ -36,6 +36,7 @@ struct EvalOptions {
   uint64_t seed = 0;
   int64_t batch_size = 16;
   int64_t workers = 2;
+  std::string device = "cpu";  // cpu | cuda
 };
 // Evaluates a trained run on a manifest split; writes the JSON to options.out (if set) and returns it.
 nlohmann::json run_evaluation(const EvalOptions& options);

@@ -125,8 +125,9 @@ Tensor SemiSupervisedVAE::predict(const Tensor& x) {
 }
 
 // ---- loss ----
-VaeLoss vae_loss(const VaeOutput& out, const Tensor& x, const Tensor& labels, const VaeConfig& c) {
+VaeLoss vae_loss(const VaeOutput& out, const Tensor& x, const Tensor& labels_in, const VaeConfig& c) {
   const char* op = "vae_loss";
+  const Tensor labels = labels_in.defined() ? labels_in.to(out.label_logits.device()) : labels_in;
   c.validate();
   for (const Tensor* t : {&out.mu, &out.logvar, &out.reconstruction_logits, &out.label_logits, &x})
     CXR_CHECK(t->defined(), op, ": an input tensor is undefined (mu, logvar, reconstruction_logits, label_logits, x)");
