@@ -1,5 +1,6 @@
 // gemm.cu — bmm on CUDA tensors: out (B, M, N) = a (B, M, K) b (B, K, N) for float32 and float64,
-// one launch of the GEMM core of gemm.cuh over every batch element (grid z). The operands are read
+// one launch over every batch element (grid z): float32 through the SGEMM ladder's selected version
+// (cuda/kernels/sgemm/, docs/KERNELS.md), float64 through the GEMM core of gemm.cuh. The operands are read
 // in place through their strides: transposed views and batch broadcasts (stride 0) cost no copy;
 // out is contiguous. K == 0 gives zeros (the core's K loop does not run). Same contract as the
 // reference kernel (ops/linalg.cpp, bmm_cpu), which accumulates in double: float32 results differ
@@ -11,6 +12,7 @@
 // the matrix-vector products) are memory-bound: (M K + K N + M N) bytes / 3.35 TB/s.
 #include "cuda/gemm.cuh"
 #include "cuda/kernels.h"
+#include "cuda/kernels/sgemm/sgemm.h"
 
 namespace cxr::cuda {
 namespace {
@@ -45,6 +47,16 @@ void bmm(const Tensor& a, const Tensor& b, const Tensor& out) {
             shape_str(out.strides()));
   const int64_t B = a.size(0), M = a.size(1), K = a.size(2), N = b.size(2);
   if (B == 0 || M == 0 || N == 0) return;
+  if (a.dtype() == DType::Float32) {
+    // Float32 runs the kernel study's SGEMM ladder (cuda/kernels/sgemm/): its best version, or the
+    // one CXR_CUDA_VERSION_SGEMM names. The ladder reads the same strided views in place.
+    SgemmArgs s;
+    s.M = M, s.N = N, s.K = K, s.batch = B;
+    s.A = {device_data<float>(a), a.stride(1), a.stride(2), a.stride(0)};
+    s.B = {device_data<float>(b), b.stride(1), b.stride(2), b.stride(0)};
+    s.C = {device_data<float>(out), N, 1, M * N};
+    return sgemm(selected_version(sgemm_ladder()), s);
+  }
   visit_floating(a.dtype(), "bmm", [&]<typename T>() {
     BmmArgs<T> p{device_data<T>(a), device_data<T>(b), device_data<T>(out), B, M, N, K,
                  {a.stride(0), a.stride(1), a.stride(2)}, {b.stride(0), b.stride(1), b.stride(2)}};

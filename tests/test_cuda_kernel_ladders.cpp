@@ -246,6 +246,23 @@ TEST_CASE("cuda sgemm: every version of the ladder equals the float64 reference"
     for (const GemmCase& c : cases) check_sgemm_case(c, v.number);
 }
 
+TEST_CASE("cuda sgemm: the backend's float32 matmul runs the ladder's selected version") {
+  if (!cuda_ready()) return;
+  // Inputs uniform in [-1, 1), as sgemm_tolerance assumes.
+  const Tensor a = rand({2, 19, 23}) * 2.0 - 1.0, b = rand({2, 23, 17}) * 2.0 - 1.0;
+  const Tensor expected = matmul(a.to(DType::Float64), b.to(DType::Float64));  // CPU, float64
+  for (const cuda::KernelVersion& v : cuda::sgemm_ladder().versions) {
+    ScopedEnv version("CXR_CUDA_VERSION_SGEMM", std::to_string(v.number));
+    const Tensor got = matmul(a.to(Device::CUDA), b.to(Device::CUDA)).to(Device::CPU);
+    const bench::Tolerance tol = bench::sgemm_tolerance(v, 23);
+    CHECK_MESSAGE(bench::check_against_reference(got.to(DType::Float64), expected, tol).ok,
+                  v.name);
+  }
+  // A version the ladder lacks reaches the backend's matmul as the ladder's own error.
+  ScopedEnv bad("CXR_CUDA_VERSION_SGEMM", "99");
+  CHECK(contains(error_of([&] { matmul(a.to(Device::CUDA), b.to(Device::CUDA)); }), "CXR_CUDA_VERSION_SGEMM=99"));
+}
+
 TEST_CASE("cuda sgemm: bad arguments are errors naming the problem") {
   if (!cuda_ready()) return;
   Tensor buffer = zeros({16}, {.device = Device::CUDA});
