@@ -78,7 +78,7 @@ std::string mpi_error(int code) {
   } while (0)
 
 // Polls `request` until done; no completion for timeout_s seconds throws Timeout.
-void wait_request(MPI_Request& request, const std::string& what, double timeout_s, int rank, int size) {
+void wait_request(MPI_Request& request, const std::string& what, double timeout_s, int /*rank*/, int /*size*/) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   int pause_us = 0;
@@ -88,7 +88,7 @@ void wait_request(MPI_Request& request, const std::string& what, double timeout_
     if (done) return;
     const double waited = std::chrono::duration<double>(Clock::now() - start).count();
     if (waited > timeout_s)
-      throw Timeout(detail::concat("dist: rank ", rank, " of ", size, ": '", what, "' made no progress for ", timeout_s,
+      throw Timeout(detail::concat("dist: '", what, "' made no progress for ", timeout_s,
                                    " s (another rank died, hangs or stopped calling it); aborting the job"));
     // Spin briefly (a sum of a small bucket completes in microseconds), then back off to 1 ms so
     // that a rank waiting for a slower one leaves the cores to it.

@@ -501,18 +501,20 @@ class TrainingLoop {
     return epoch_loss;
   }
 
-  // Fault injection for the tests (tests/test_dist.cpp): CXR_DIST_KILL="RANK:STEP" makes that rank
-  // SIGKILL itself after that many steps, as a crashed node would.
+  // Fault injection for the tests (tests/test_dist.cpp): CXR_DIST_FAULT="kill:RANK:STEP" makes that
+  // rank SIGKILL itself after that many steps, as a crashed node would; "stop:RANK:STEP" SIGSTOPs it,
+  // as a hung one (the other ranks' watchdog must then end the job).
   void maybe_inject_fault() const {
-    const char* spec = std::getenv("CXR_DIST_KILL");
+    const char* spec = std::getenv("CXR_DIST_FAULT");
     if (!spec || !*spec) return;
+    char kind[8] = {0};
     int rank = -1;
     long long at = -1;
-    if (std::sscanf(spec, "%d:%lld", &rank, &at) == 2 && rank == par_.rank() && step_ == at) {
-      std::fprintf(stderr, "cxr: rank %d: CXR_DIST_KILL: killing myself after step %lld\n", rank, at);
-      std::fflush(stderr);
-      ::raise(SIGKILL);
-    }
+    if (std::sscanf(spec, "%7[a-z]:%d:%lld", kind, &rank, &at) != 3 || rank != par_.rank() || step_ != at) return;
+    const bool kill = std::string(kind) == "kill";
+    std::fprintf(stderr, "cxr: rank %d: CXR_DIST_FAULT: %s after step %lld\n", rank, kill ? "SIGKILL" : "SIGSTOP", at);
+    std::fflush(stderr);
+    ::raise(kill ? SIGKILL : SIGSTOP);
   }
 
   // The end of an epoch: validation, the `epoch` line, then the checkpoint (state/trainer.json is
