@@ -14,6 +14,7 @@
 #include <set>
 
 #include "autograd/grad_hooks.h"
+#include "cuda/runtime.h"
 #include "autograd/node.h"
 #include "data/loader.h"
 #include "dist/comm.h"
@@ -486,5 +487,28 @@ TEST_CASE("dist: a hung rank trips the watchdog; an empty shard and a missing --
   CliRun sync_alone = run_cxr(with(train_args(data, base + "/sync", 4, 1), {"--sync-bn"}));
   CHECK(sync_alone.exit_code == 2);
   CHECK(contains(sync_alone.err, "--sync-bn synchronizes batch norm over the ranks of a --distributed run"));
+  fs::remove_all(base);
+}
+
+TEST_CASE("dist: NCCL all-reduce of CUDA gradients (one GPU per rank)") {
+  if (!dist::nccl_built()) {
+    skip_test("NCCL path: this build has no NCCL (the CUDA backend built by nvcc, nccl.h and libnccl)");
+    return;
+  }
+  if (!cuda::available()) {
+    skip_test("NCCL path: no CUDA device: " + cuda::status());
+    return;
+  }
+  if (skip_without_mpi("NCCL path")) return;
+  // As many ranks as GPUs, at most 2 (one GPU: a communicator of one rank still runs the NCCL calls).
+  int gpus = 1;
+  for (int d = 1; d < 2; ++d)
+    if (std::system(("nvidia-smi -i " + std::to_string(d) + " >/dev/null 2>&1").c_str()) == 0) gpus = d + 1;
+  const std::string data = phantom_dataset(60, 5);
+  const std::string base = fresh_temp_dir("dist_nccl");
+  CliRun r = run_mpi(gpus, with(train_args(data, base + "/run", 4, 1), {"--max-steps", "3", "--device", "cuda", "--distributed"}));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(contains(r.err, "(nccl)"));
+  CHECK(events(base + "/run", "step").size() == 3);
   fs::remove_all(base);
 }
