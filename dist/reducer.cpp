@@ -125,14 +125,25 @@ void GradientReducer::finish(int contributors) {
   const auto tw = Clock::now();
   for (auto& b : buckets_) b.sum->wait();
   stats_.wait_s += seconds_since(tw);
-  const double scale = 1.0 / double(contributors);
+  // The mean, in place in each buffer; every .grad then views its slot (no copy, as DDP's
+  // gradient_as_bucket_view). Safe: the next prepare() drops these views before the next backward
+  // fills the buffers again.
+  const float scale = 1.0f / float(contributors);
   for (auto& b : buckets_) {
+    const Tensor grads = b.buffer.narrow(0, 0, b.numel);
+    if (contributors > 1) {
+      if (grads.device() == Device::CPU) {
+        float* p = grads.data<float>();
+        for (int64_t i = 0; i < b.numel; ++i) p[i] *= scale;
+      } else {
+        copy_(grads, grads * double(scale));
+      }
+    }
     const std::vector<double> reached = b.buffer.narrow(0, b.numel, int64_t(b.slots.size())).to_vector();
     for (size_t k = 0; k < b.slots.size(); ++k) {
       Slot& s = slots_[b.slots[k]];
       if (reached[k] == 0) continue;  // no rank's backward reached it: .grad stays undefined
-      const Tensor sum = b.buffer.narrow(0, s.offset, s.numel).view(s.param.shape());
-      s.param.set_grad(contributors == 1 ? sum.clone() : sum * scale);
+      s.param.set_grad(b.buffer.narrow(0, s.offset, s.numel).view(s.param.shape()));
     }
   }
   armed_ = false;

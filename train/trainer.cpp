@@ -383,7 +383,7 @@ class TrainingLoop {
   };
   // Per-step timings of a distributed run, summed over a log window.
   struct DistWindow {
-    double step_s = 0, wait_s = 0, sync_s = 0;
+    double step_s = 0, wait_s = 0, finish_s = 0, sync_s = 0;
   };
 
   double elapsed() const { return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count(); }
@@ -418,11 +418,13 @@ class TrainingLoop {
                            {"elapsed_s", elapsed()}};
       for (auto& [k, v] : window_parts) ev["parts"][k] = v / double(window);
       if (par_) {
-        // Means per step: the whole step, the gradient sums' wait the backward did not hide, and the
+        // Means per step: the whole step, the gradient sums' wait the backward did not hide, all of
+        // the reducer's finish (that wait, zero fills, the mean written back into .grad), and the
         // control sums (which include waiting for the slowest rank).
         ev["dist"] = {{"ranks", par_.size()},
                       {"step_s", dist_window.step_s / double(window)},
                       {"wait_s", dist_window.wait_s / double(window)},
+                      {"reduce_s", dist_window.finish_s / double(window)},
                       {"sync_s", dist_window.sync_s / double(window)}};
       }
       run_.log(ev);
@@ -479,9 +481,10 @@ class TrainingLoop {
       if (out.loss.defined()) out.loss.backward();
       else if (par_ && o_.sync_bn) zero_loss(out).backward();
       if (par_) {
-        const double waited = par_.reducer->stats().wait_s;
+        const dist::ReducerStats before = par_.reducer->stats();
         par_.reducer->finish(contributors);
-        dist_window.wait_s += par_.reducer->stats().wait_s - waited;
+        dist_window.wait_s += par_.reducer->stats().wait_s - before.wait_s;
+        dist_window.finish_s += par_.reducer->stats().finish_s - before.finish_s;
       }
       method_.step(step_, loaders_.total_steps);
       ++step_, ++epoch_loss.steps, ++window;
