@@ -70,11 +70,10 @@ std::string mpi_error(int code) {
   return std::string(text, size_t(len));
 }
 
-#define CXR_MPI_CHECK(call, what)                                                      \
-  do {                                                                                 \
-    const int cxr_mpi_status_ = (call);                                                \
-    if (cxr_mpi_status_ != MPI_SUCCESS) fail("dist: ", what, ": ", #call, " failed: ", \
-                                             mpi_error(cxr_mpi_status_));               \
+#define CXR_MPI_CHECK(call, what)                                                                                   \
+  do {                                                                                                              \
+    const int cxr_mpi_status_ = (call);                                                                             \
+    if (cxr_mpi_status_ != MPI_SUCCESS) fail("dist: ", what, ": ", #call, " failed: ", mpi_error(cxr_mpi_status_)); \
   } while (0)
 
 // Polls `request` until done; no completion for timeout_s seconds throws Timeout.
@@ -149,14 +148,15 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm control() const { return control_; }
 
   std::unique_ptr<PendingSum> sum_start(const Tensor& buffer, const std::string& what) override {
-    CXR_CHECK(buffer.device() == Device::CPU, "dist: ", what, ": the MPI communicator sums CPU buffers; CUDA ones go "
+    CXR_CHECK(buffer.device() == Device::CPU, "dist: ", what,
+              ": the MPI communicator sums CPU buffers; CUDA ones go "
               "through NCCL (a build with the CUDA backend and NCCL)");
     CXR_CHECK(buffer.dtype() == DType::Float32 && buffer.dim() == 1 && buffer.is_contiguous(), "dist: ", what,
               ": expected a 1-D contiguous float32 buffer, got ", shape_str(buffer.shape()));
     CXR_CHECK(buffer.numel() <= INT32_MAX, "dist: ", what, ": ", buffer.numel(), " elements exceed one MPI count");
     MPI_Request r;
-    CXR_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buffer.data<float>(), int(buffer.numel()), MPI_FLOAT, MPI_SUM, grads_, &r),
-                  what);
+    CXR_MPI_CHECK(
+        MPI_Iallreduce(MPI_IN_PLACE, buffer.data<float>(), int(buffer.numel()), MPI_FLOAT, MPI_SUM, grads_, &r), what);
     return std::make_unique<MpiPendingSum>(r, what, timeout_s_, rank_, size_);
   }
 
@@ -258,8 +258,9 @@ void abort_job(const std::string& message, int code) {
 bool mpi_built() { return false; }
 
 Communicator& world(double) {
-  fail("dist: --distributed: this cxr was built without MPI (install libopenmpi-dev and rebuild; CMake finds it "
-       "with find_package(MPI))");
+  fail(
+      "dist: --distributed: this cxr was built without MPI (install libopenmpi-dev and rebuild; CMake finds it "
+      "with find_package(MPI))");
 }
 
 void mpi_broadcast_bytes(void*, int64_t, const std::string& what) { fail("dist: ", what, ": built without MPI"); }

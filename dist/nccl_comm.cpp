@@ -29,12 +29,12 @@ bool nccl_built() { return true; }
 
 namespace {
 
-#define CXR_NCCL_CHECK(call, what)                                                                          \
-  do {                                                                                                      \
-    const ncclResult_t cxr_nccl_status_ = (call);                                                           \
-    if (cxr_nccl_status_ != ncclSuccess)                                                                    \
-      fail("dist: ", what, ": ", #call, " failed: ", ncclGetErrorString(cxr_nccl_status_), " (", __FILE__, \
-           ":", __LINE__, ")");                                                                             \
+#define CXR_NCCL_CHECK(call, what)                                                                              \
+  do {                                                                                                          \
+    const ncclResult_t cxr_nccl_status_ = (call);                                                               \
+    if (cxr_nccl_status_ != ncclSuccess)                                                                        \
+      fail("dist: ", what, ": ", #call, " failed: ", ncclGetErrorString(cxr_nccl_status_), " (", __FILE__, ":", \
+           __LINE__, ")");                                                                                      \
   } while (0)
 
 class NcclPendingSum final : public PendingSum {

@@ -32,7 +32,8 @@ GradientReducer::GradientReducer(Communicator& comm, nn::NamedTensors params, in
     const int64_t bytes = s.numel * int64_t(sizeof(float));
     // A new bucket when this parameter would overflow the current one (a parameter larger than
     // bucket_bytes gets a bucket of its own).
-    if (buckets_.empty() || (buckets_.back().numel > 0 && (buckets_.back().numel * int64_t(sizeof(float)) + bytes > bucket_bytes)))
+    if (buckets_.empty() ||
+        (buckets_.back().numel > 0 && (buckets_.back().numel * int64_t(sizeof(float)) + bytes > bucket_bytes)))
       buckets_.emplace_back();
     Bucket& b = buckets_.back();
     s.bucket = int64_t(buckets_.size()) - 1;

@@ -68,7 +68,7 @@ class GradientReducer {
   struct Bucket {
     std::vector<size_t> slots;
     int64_t numel = 0;
-    Tensor buffer;  // (numel) float32 on the parameters' device
+    Tensor buffer;        // (numel) float32 on the parameters' device
     int64_t pending = 0;  // slots not ready yet this step
     std::unique_ptr<PendingSum> sum;
   };

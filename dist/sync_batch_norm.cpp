@@ -24,7 +24,9 @@ class AllReduceSumBackward final : public Node {
  public:
   AllReduceSumBackward(Communicator& comm, std::string what) : comm_(comm), what_(std::move(what)) {}
   const char* name() const override { return "all_reduce_sum_backward"; }
-  TensorList backward(const Tensor& g) override { return {tensor_like(summed_values(comm_, g, what_ + " (backward)"), g)}; }
+  TensorList backward(const Tensor& g) override {
+    return {tensor_like(summed_values(comm_, g, what_ + " (backward)"), g)};
+  }
 
  private:
   Communicator& comm_;
@@ -51,7 +53,8 @@ Tensor SyncBatchStatistics::forward(nn::BatchNorm& bn, const Tensor& x) {
   CXR_CHECK(count > 1, "SyncBatchNorm: the global batch has ", count, " values per channel; need more than 1");
   const Tensor mean = all_reduce_sum(comm_, sum(x, dims, /*keepdim=*/true), "sync batch norm: sum") / count;
   const Tensor centered = x - mean;
-  const Tensor var = all_reduce_sum(comm_, sum(centered * centered, dims, /*keepdim=*/true), "sync batch norm: squares") / count;
+  const Tensor var =
+      all_reduce_sum(comm_, sum(centered * centered, dims, /*keepdim=*/true), "sync batch norm: squares") / count;
   Tensor y = centered * rsqrt(var + bn.eps);
   if (bn.weight.defined()) y = y * bn.weight.view(per_channel) + bn.bias.view(per_channel);
   if (bn.running_mean.defined()) {

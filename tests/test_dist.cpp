@@ -14,8 +14,8 @@
 #include <set>
 
 #include "autograd/grad_hooks.h"
-#include "cuda/runtime.h"
 #include "autograd/node.h"
+#include "cuda/runtime.h"
 #include "data/loader.h"
 #include "dist/comm.h"
 #include "dist/reducer.h"
@@ -60,7 +60,9 @@ class IdenticalRanks final : public dist::Communicator {
   std::vector<std::string> gather(const std::string& mine, const std::string&) override {
     return std::vector<std::string>(size_t(n_), mine);
   }
-  std::vector<std::string> all_gather(const std::string& mine, const std::string& w) override { return gather(mine, w); }
+  std::vector<std::string> all_gather(const std::string& mine, const std::string& w) override {
+    return gather(mine, w);
+  }
 
   std::vector<std::string> started;
   std::vector<int> started_while_hooks_ran;
@@ -322,10 +324,29 @@ CliRun run_mpi(int np, const std::vector<std::string>& args, const std::string& 
 }
 
 std::vector<std::string> train_args(const std::string& data, const std::string& out, int batch, int epochs) {
-  return {"train",         "--method", "image", "--manifest",  data + "/manifest.csv", "--out",      out,
-          "--arch",        "resnet128_6_2_1",   "--batch-size", std::to_string(batch), "--epochs",   std::to_string(epochs),
-          "--log-every",   "1",        "--bootstrap",           "10",                  "--progress", "0",
-          "--seed",        "3",        "--threads",             "1"};
+  return {"train",
+          "--method",
+          "image",
+          "--manifest",
+          data + "/manifest.csv",
+          "--out",
+          out,
+          "--arch",
+          "resnet128_6_2_1",
+          "--batch-size",
+          std::to_string(batch),
+          "--epochs",
+          std::to_string(epochs),
+          "--log-every",
+          "1",
+          "--bootstrap",
+          "10",
+          "--progress",
+          "0",
+          "--seed",
+          "3",
+          "--threads",
+          "1"};
 }
 
 std::vector<std::string> with(std::vector<std::string> v, std::initializer_list<std::string> more) {
@@ -366,7 +387,9 @@ TEST_CASE("dist: mpirun -np 2 at batch b equals one process at batch 2b (with --
   // 2 steps of the same 2 global batches of 8: 2 ranks x 4, and 1 process x 8. (Rounding differences
   // grow along the steps through batch norm and Adam: measured 1e-3 after one step, 4e-3 after two,
   // 4e-2 after four, against about 1 with per-rank statistics; docs/DISTRIBUTED.md.)
-  auto args = [&](const std::string& out, int batch) { return with(train_args(data, out, batch, 1), {"--max-steps", "2"}); };
+  auto args = [&](const std::string& out, int batch) {
+    return with(train_args(data, out, batch, 1), {"--max-steps", "2"});
+  };
   const auto t0 = std::chrono::steady_clock::now();
   CliRun synced = run_mpi(2, with(args(base + "/sync", 4), {"--distributed", "--sync-bn"}));
   REQUIRE_MESSAGE(synced.exit_code == 0, synced.err);
@@ -395,8 +418,10 @@ TEST_CASE("dist: mpirun -np 2 at batch b equals one process at batch 2b (with --
   train::TrainOptions o = phantom_run("image", data, base + "/init");
   o.seed = 3;
   const auto p0 = train::make_method(o)->models->state_dict();
-  const double with_sync = relative_update_difference(base + "/sync/model.safetensors", base + "/single/model.safetensors", p0);
-  const double without = relative_update_difference(base + "/per-rank/model.safetensors", base + "/single/model.safetensors", p0);
+  const double with_sync =
+      relative_update_difference(base + "/sync/model.safetensors", base + "/single/model.safetensors", p0);
+  const double without =
+      relative_update_difference(base + "/per-rank/model.safetensors", base + "/single/model.safetensors", p0);
   MESSAGE("|update(2 ranks x 4) - update(1 x 8)| / |update(1 x 8)|: ", with_sync, " with --sync-bn, ", without,
           " with per-rank batch norm");
   CHECK(with_sync < 1.5e-2);
@@ -506,7 +531,8 @@ TEST_CASE("dist: NCCL all-reduce of CUDA gradients (one GPU per rank)") {
     if (std::system(("nvidia-smi -i " + std::to_string(d) + " >/dev/null 2>&1").c_str()) == 0) gpus = d + 1;
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("dist_nccl");
-  CliRun r = run_mpi(gpus, with(train_args(data, base + "/run", 4, 1), {"--max-steps", "3", "--device", "cuda", "--distributed"}));
+  CliRun r = run_mpi(
+      gpus, with(train_args(data, base + "/run", 4, 1), {"--max-steps", "3", "--device", "cuda", "--distributed"}));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(contains(r.err, "(nccl)"));
   CHECK(events(base + "/run", "step").size() == 3);
