@@ -679,6 +679,7 @@ nlohmann::json run_training(TrainOptions o) {
     return train_ranks(o, nullptr);
   }
   if (o.device == "cuda") dist::assign_local_device();  // one GPU per rank, before CUDA starts
+  (void)cuda::select_device(o.device, "train");  // no GPU: a plain error, before MPI starts
   dist::Communicator& comm = dist::world(o.dist_timeout);  // "built without MPI" here
   // From here on, an error on one rank must end every rank: the others would wait in the next
   // collective until the watchdog fired.
@@ -687,7 +688,8 @@ nlohmann::json run_training(TrainOptions o) {
     dist::finalize();
     return result;
   } catch (const std::exception& e) {
-    dist::abort_job(std::string("train: ") + e.what(), 2);
+    const std::string what = e.what();
+    dist::abort_job(what.rfind("train", 0) == 0 ? what : "train: " + what, 2);
   }
 }
 
