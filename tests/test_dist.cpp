@@ -430,7 +430,7 @@ TEST_CASE("dist: mpirun -np 2 at batch b equals one process at batch 2b (with --
   fs::remove_all(base);
 }
 
-TEST_CASE("dist: a killed rank ends the job; the last checkpoint resumes, distributed or in one process") {
+TEST_CASE("dist: a killed rank ends the job, and the last checkpoint resumes distributed or in one process") {
   if (skip_without_mpi("distributed fault and resume")) return;
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("dist_fault");
@@ -476,7 +476,7 @@ TEST_CASE("dist: a killed rank ends the job; the last checkpoint resumes, distri
   fs::remove_all(base);
 }
 
-TEST_CASE("dist: a hung rank trips the watchdog; an empty shard and a missing --distributed are clear errors") {
+TEST_CASE("dist: a hung rank trips the watchdog, and an empty shard or a missing --distributed is a clear error") {
   if (skip_without_mpi("distributed watchdog and start-up errors")) return;
   const std::string data = phantom_dataset(60, 5);
   const std::string base = fresh_temp_dir("dist_errors");
