@@ -283,6 +283,15 @@ TEST_CASE("dist: predictions gathered from shards come back in manifest row orde
   fs::remove(csv);
 }
 
+TEST_CASE("dist: a build without MPI says so for --distributed") {
+  if (dist::mpi_built()) {
+    skip_test("this build has MPI (the message is checked in builds configured with -DCXR_MPI=OFF)");
+    return;
+  }
+  CHECK(contains(error_of([] { dist::world(); }), "built without MPI"));
+  CHECK(contains(error_of([] { dist::nccl_world(); }), "built without MPI and NCCL"));
+}
+
 // ---- with MPI: the cxr CLI on 2 local ranks ----
 
 namespace {
@@ -442,6 +451,29 @@ TEST_CASE("dist: a killed rank ends the job, and the last checkpoint resumes dis
   CHECK(whole.out.find("\"split\":\"test\"") == whole.out.rfind("\"split\":\"test\""));  // one summary line
   for (auto f : {"config.json", "model.safetensors", "metrics.jsonl", "eval-test.json", "predictions-test.csv"})
     CHECK_MESSAGE(fs::exists(base + "/whole/" + f), f);
+  // The evaluation gathered from both ranks' shards is one process's: `cxr eval` of the same model
+  // gives the same rows in the same order and the same metrics (the logits may differ in the last
+  // bits: other batch compositions).
+  CliRun ev = run_cxr({"eval", "--checkpoint", base + "/whole", "--manifest", data + "/manifest.csv", "--out",
+                       base + "/again.json", "--predictions", base + "/again.csv", "--bootstrap", "10", "--seed", "3"});
+  REQUIRE_MESSAGE(ev.exit_code == 0, ev.err);
+  const json gathered = runs::read_json_file(base + "/whole/eval-test.json"),
+             single_eval = runs::read_json_file(base + "/again.json");
+  for (auto& [name, m] : single_eval["metrics"].items()) {
+    INFO(name);
+    REQUIRE(gathered["metrics"].contains(name));
+    if (m["value"].is_number())
+      CHECK(gathered["metrics"][name]["value"].get<double>() ==
+            doctest::Approx(m["value"].get<double>()).epsilon(1e-6));
+  }
+  auto ids_of = [](const std::string& csv) {
+    std::vector<std::string> ids;
+    std::istringstream in(read_text(csv));
+    for (std::string line; std::getline(in, line);) ids.push_back(line.substr(0, line.find(',')));
+    return ids;
+  };
+  CHECK(ids_of(base + "/whole/predictions-test.csv") == ids_of(base + "/again.csv"));
+  CHECK(ids_of(base + "/again.csv").size() > 5);
 
   // Rank 1 SIGKILLs itself at its 7th step (epoch 2: 5 steps per epoch): mpirun ends rank 0 too.
   const auto t0 = std::chrono::steady_clock::now();
