@@ -38,6 +38,7 @@ GradientReducer::GradientReducer(Communicator& comm, nn::NamedTensors params, in
     Bucket& b = buckets_.back();
     s.bucket = int64_t(buckets_.size()) - 1;
     s.offset = b.numel;
+    s.index = int64_t(b.slots.size());
     b.numel += s.numel;
     b.slots.push_back(slots_.size());
     slots_.push_back(std::move(s));
@@ -92,9 +93,7 @@ void GradientReducer::on_grad_ready(size_t i, const Tensor& grad) {
 Tensor GradientReducer::flag_of(size_t slot) const {
   const Slot& s = slots_[slot];
   const Bucket& b = buckets_[size_t(s.bucket)];
-  size_t k = 0;
-  while (b.slots[k] != slot) ++k;
-  return b.buffer.narrow(0, b.numel + int64_t(k), 1);
+  return b.buffer.narrow(0, b.numel + s.index, 1);
 }
 
 void GradientReducer::start(size_t b, bool at_finish) {

@@ -63,6 +63,7 @@ class GradientReducer {
     std::string name;
     Tensor param;
     int64_t bucket = 0, offset = 0, numel = 0;
+    int64_t index = 0;  // position in its bucket (its flag's)
     bool ready = false;
   };
   struct Bucket {

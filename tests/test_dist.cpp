@@ -152,9 +152,8 @@ TEST_CASE("dist: the reducer's mean over identical ranks is one process's gradie
   }
   // The unused layer: reached by no rank, so its gradient stays undefined (the optimizer skips it).
   CHECK_FALSE(chain.unused->weight.grad().defined());
-  // Overlap: the buckets after the first (which waits for the unused layer until finish) ... the
-  // first bucket holds the unused layer and is only complete at finish, and sums start in bucket
-  // order, so the others wait for it too: a model whose every parameter is used starts them early.
+  // The first bucket holds the unused layer, so it completes only at finish(); sums start in bucket
+  // order, so here every bucket starts at finish (the next test has a model whose buckets start early).
   CHECK(reducer.stats().buckets_started_at_finish == 2 * reducer.num_buckets());
   CHECK(reducer.stats().steps == 2);
 }
