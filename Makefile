@@ -17,11 +17,17 @@
 #   make covid        the same methods on ../shared/data/covid-cxr (tools/covid.sh; docs/RESULTS.md)
 #   make test-cuda-emulated  the CUDA kernels compiled for the CPU emulator (cuda/emulator.h) and the
 #                     CUDA tests run on it: the backend checked against the CPU without a GPU
+#   make bench-distributed  data-parallel scaling on this machine (bench/distributed.sh): 1 process x 2
+#                     threads against mpirun -np 2 x 1 thread, step time and all-reduce wait; needs
+#                     OpenMPI (DIST_DEPS, installed as root); docs/DISTRIBUTED.md
 #   make gpu-check    on a machine with an NVIDIA GPU: build with CUDA, every GPU test, the GPU
 #                     timings, one JSON (tools/gpu_check.sh; docs/CUDA.md). GPU_CHECK_OUT=DIR
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
+# Optional: OpenMPI for `cxr train --distributed` (CMake finds it when installed; without it the flag
+# says "built without MPI"). Only bench-distributed requires it.
+DIST_DEPS := libopenmpi-dev openmpi-bin
 GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision python3-sklearn
 THREADS ?= 2
 ITERS ?= 10
@@ -38,7 +44,7 @@ ifneq ($(CUDACXX),)
   export CUDACXX
 endif
 
-.PHONY: all build deps test test-asan test-cuda-emulated gpu-check goldens bench bench-compare peer-openblas demo covid clean
+.PHONY: all build deps test test-asan test-cuda-emulated gpu-check goldens bench bench-compare bench-distributed peer-openblas demo covid clean
 
 all: build
 
@@ -76,6 +82,12 @@ bench: build
 bench-compare: build
 	@tools/ensure_deps.sh $(GOLDEN_DEPS)
 	@/usr/bin/python3 bench/compare.py --threads $(THREADS) --iters $(ITERS) --rounds $(ROUNDS)
+
+bench-distributed: deps
+	@tools/ensure_deps.sh $(DIST_DEPS) python3
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	@cmake --build build -j $(JOBS) --target cxr
+	@bench/distributed.sh
 
 peer-openblas:
 	@mkdir -p build/peer-openblas

@@ -52,6 +52,7 @@ CommandRun setup_train(CLI::App& sub) {
       "  cxr train --method image --manifest phantoms/manifest.csv --out runs/image --arch resnet128_6_2_1 --epochs 5\n"
       "  cxr train --method mi --manifest M.csv --text-init runs/bert --out runs/mi --bound dv --mi-level local\n"
       "  cxr train --method finetune --init runs/mi --encoder frozen --manifest M.csv --out runs/mi-frozen\n"
+      "  mpirun -np 2 cxr train --method image --manifest M.csv --out runs/image --batch-size 32 --distributed\n"
       "Outputs (docs/RUNS.md): config.json, model.safetensors, metrics.jsonl, state/ (for --resume),\n"
       "eval-<split>.json and predictions-<split>.csv for models with a classifier.");
   auto* what = "What to train";
@@ -132,6 +133,18 @@ CommandRun setup_train(CLI::App& sub) {
   sub.add_option("--bootstrap", o->bootstrap, "bootstrap replicates of the final evaluation's CIs")->capture_default_str()->group(runopts);
   sub.add_flag("--resume", o->resume, "continue the run in --out from its last completed epoch (same options)")->group(runopts);
   sub.add_option("--progress", o->progress, "-1 auto (a bar on a terminal), 0 plain lines, 1 bar")->capture_default_str()->group(runopts);
+
+  auto* dp = "Data-parallel (mpirun -np N cxr train ... --distributed; docs/DISTRIBUTED.md)";
+  sub.add_flag("--distributed", o->distributed,
+               "this process is one rank of an MPI job: its shard of the training set, gradients averaged over the "
+               "ranks, rank 0 writes; --batch-size is per rank")
+      ->group(dp);
+  sub.add_flag("--sync-bn", o->sync_bn, "batch-norm statistics of the global batch (default: each rank's own, as DDP)")
+      ->group(dp);
+  sub.add_option("--bucket-mb", o->bucket_mb, "gradient all-reduce bucket size in MiB")->capture_default_str()->group(dp);
+  sub.add_option("--dist-timeout", o->dist_timeout,
+                 "seconds a collective may make no progress (a dead or hung rank) before the job is aborted")
+      ->capture_default_str()->group(dp);
 
   return [o]() {
     nlohmann::json test = train::run_training(*o);

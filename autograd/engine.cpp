@@ -7,11 +7,16 @@
 // 3. Each node's backward returns one gradient per input; AccumulateGrad nodes add into leaf.grad.
 // 4. Without retain_graph, each node frees its saved tensors after it runs; running it again throws.
 // Gradients are summed with the add kernel directly (tensor/kernels/): autograd sits below the ops.
-// Tensor's autograd members (requires_grad_, backward) are defined here.
+// Tensor's autograd members (requires_grad_, backward) are defined here, and the gradient-ready
+// hooks of grad_hooks.h (called by AccumulateGrad once a pass's gradient is in leaf.grad).
+#include <atomic>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/grad_hooks.h"
 #include "autograd/node.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/elementwise.h"
@@ -70,7 +75,59 @@ TensorList AccumulateGrad::backward(const Tensor& grad_output) {
     copy_kernel(copy.device())(copy, grad_output);
     leaf_->grad = copy.impl_ptr();
   }
+  run_grad_ready_hooks(leaf_.get(), Tensor(leaf_->grad));
   return {};
+}
+
+// ---- gradient-ready hooks ----
+namespace {
+struct HookEntry {
+  const TensorImpl* leaf;
+  GradReadyHook hook;
+};
+std::mutex g_hooks_mutex;
+std::map<uint64_t, HookEntry> g_hooks;  // by id: registration order
+std::atomic<size_t> g_hook_count{0};    // lets a backward without hooks skip the lock
+uint64_t g_next_hook_id = 1;
+}  // namespace
+
+GradHookHandle& GradHookHandle::operator=(GradHookHandle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    other.id_ = 0;
+  }
+  return *this;
+}
+
+void GradHookHandle::reset() {
+  if (id_ == 0) return;
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  g_hooks.erase(id_);
+  g_hook_count = g_hooks.size();
+  id_ = 0;
+}
+
+GradHookHandle add_grad_ready_hook(const Tensor& leaf, GradReadyHook hook) {
+  CXR_CHECK(leaf.defined() && leaf.requires_grad() && leaf.is_leaf(),
+            "add_grad_ready_hook: the tensor must be a leaf that requires grad");
+  CXR_CHECK(bool(hook), "add_grad_ready_hook: empty hook");
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  const uint64_t id = g_next_hook_id++;
+  g_hooks.emplace(id, HookEntry{leaf.impl(), std::move(hook)});
+  g_hook_count = g_hooks.size();
+  return GradHookHandle(id);
+}
+
+void run_grad_ready_hooks(const TensorImpl* leaf, const Tensor& grad) {
+  if (g_hook_count.load(std::memory_order_relaxed) == 0) return;
+  std::vector<GradReadyHook> matching;  // copied out: a hook may add or remove hooks
+  {
+    std::lock_guard<std::mutex> lock(g_hooks_mutex);
+    for (auto& [id, e] : g_hooks)
+      if (e.leaf == leaf) matching.push_back(e.hook);
+  }
+  for (auto& h : matching) h(grad);
 }
 
 // ---- grad mode ----

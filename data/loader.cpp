@@ -54,6 +54,8 @@ Loader::Loader(Manifest manifest, LoaderOptions options) : manifest_(std::move(m
   CXR_CHECK(options_.batch_size >= 1, "Loader: batch_size must be >= 1, got ", options_.batch_size);
   CXR_CHECK(options_.workers >= 1 && options_.workers <= 256, "Loader: workers must be in 1..256, got ", options_.workers);
   CXR_CHECK(options_.prefetch >= 1, "Loader: prefetch must be >= 1, got ", options_.prefetch);
+  CXR_CHECK(options_.shard_count >= 1 && options_.shard_rank >= 0 && options_.shard_rank < options_.shard_count,
+            "Loader: shard ", options_.shard_rank, " of ", options_.shard_count, " does not exist");
   if (options_.text) {
     CXR_CHECK(bool(options_.text->encode) && options_.text->max_length >= 1, "Loader: TextEncoder needs encode and max_length >= 1");
     options_.load_reports = true;
@@ -69,6 +71,13 @@ Loader::Loader(Manifest manifest, LoaderOptions options) : manifest_(std::move(m
 
 Loader::~Loader() { stop(); }
 
+int64_t Loader::size() const {
+  const int64_t n = int64_t(selected_.size()), k = options_.shard_count, r = options_.shard_rank;
+  if (k == 1) return n;
+  if (options_.shard_even) return n / k;
+  return n / k + (r < n % k ? 1 : 0);
+}
+
 int64_t Loader::batches_per_epoch() const {
   const int64_t n = size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
@@ -83,6 +92,13 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
       const size_t j = size_t(gen.integer(gen.reserve(1), 0, int64_t(i)));
       std::swap(order[i - 1], order[j]);
     }
+  }
+  if (options_.shard_count > 1) {
+    const size_t k = size_t(options_.shard_count);
+    if (options_.shard_even) order.resize(order.size() / k * k);
+    std::vector<int64_t> mine;
+    for (size_t p = size_t(options_.shard_rank); p < order.size(); p += k) mine.push_back(order[p]);
+    order = std::move(mine);
   }
   return order;
 }

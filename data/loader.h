@@ -6,6 +6,12 @@
 //            transform draws from its own Philox stream (seed, epoch, row), so batches are the
 //            same whatever the number of workers and however the threads interleave
 //   batches: filled with the next readable samples in order; drop_last drops a short last batch
+//   shards:  for data-parallel training (docs/DISTRIBUTED.md), shard_count processes share the rows:
+//            every one computes the same order, then takes positions shard_rank, shard_rank +
+//            shard_count, ... of it; with shard_even the order is first cut to a multiple of
+//            shard_count, so every shard has the same length (the ranks take the same number of
+//            steps). Batch k of the shards together is batch k of one process with shard_count
+//            times the batch size.
 //   failures (missing or corrupt file, a transform error, a shape unlike the batch's): by default
 //            the sample is skipped, a warning naming the file goes to stderr and it is counted in
 //            stats(); with strict = true the next call to next() throws that error
@@ -68,6 +74,8 @@ struct LoaderOptions {
   ImageTransform transform = {};  // empty: the raw pixels (all images must then have one size)
   bool load_reports = false;  // fill Batch::reports with Manifest::report_text
   std::optional<TextEncoder> text = {};  // tokenized reports (implies load_reports)
+  int64_t shard_rank = 0, shard_count = 1;  // this process's share of the rows (see above)
+  bool shard_even = true;                   // cut the order to a multiple of shard_count first
 };
 
 struct Batch {
@@ -98,9 +106,10 @@ class Loader {
   // The next batch of the epoch, nullopt at its end. Throws (strict) the sample's error.
   std::optional<Batch> next();
 
-  int64_t size() const { return int64_t(selected_.size()); }  // selected rows
+  int64_t size() const;                                        // rows of this shard (all selected rows: one shard)
+  int64_t selected() const { return int64_t(selected_.size()); }  // rows selected, before sharding
   int64_t batches_per_epoch() const;                           // assuming every sample loads
-  std::vector<int64_t> epoch_order(int64_t epoch) const;      // the row indices in epoch order
+  std::vector<int64_t> epoch_order(int64_t epoch) const;      // this shard's row indices in epoch order
   LoaderStats stats() const;
   const Manifest& manifest() const { return manifest_; }
 

@@ -110,6 +110,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   CXR_CHECK(x.dim() >= dims_lo_ && x.dim() <= dims_hi_, name_, ": expected a ", dims_lo_,
             dims_lo_ == dims_hi_ ? "" : " or " + std::to_string(dims_hi_), "-D input, got shape ", shape_str(x.shape()));
   if (is_training()) fill_(num_batches_tracked, num_batches_tracked.item() + 1);
+  if (is_training() && statistics) return statistics->forward(*this, x);
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 

@@ -46,6 +46,16 @@ class ConvTranspose2d : public UnaryModule {
   Size2 stride, padding, output_padding;
 };
 
+class BatchNorm;
+// Where a training-mode BatchNorm takes its batch statistics from, when not from this process's
+// batch alone: dist/sync_batch_norm.h sums them over the ranks of a data-parallel run (--sync-bn).
+// forward() replaces batch_norm(x, ...) for that layer (num_batches_tracked is already counted).
+class BatchStatistics {
+ public:
+  virtual ~BatchStatistics() = default;
+  virtual Tensor forward(BatchNorm& bn, const Tensor& x) = 0;
+};
+
 // BatchNorm over channel dim 1. Buffers running_mean, running_var, num_batches_tracked (int64).
 class BatchNorm : public UnaryModule {
  public:
@@ -56,6 +66,7 @@ class BatchNorm : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
+  std::shared_ptr<BatchStatistics> statistics;  // null: this process's batch (training mode)
 
  private:
   int dims_lo_, dims_hi_;

@@ -38,7 +38,8 @@ std::string RunPaths::state_optimizer(const std::string& name, int64_t epoch) co
   return file("state/optimizer-" + name + "-epoch" + std::to_string(epoch) + ".safetensors");
 }
 
-RunDirectory::RunDirectory(std::string path) : RunPaths(std::move(path)) {
+RunDirectory::RunDirectory(std::string path, bool writer) : RunPaths(std::move(path)), writer_(writer) {
+  if (!writer_) return;
   std::error_code ec;
   std::filesystem::create_directories(state_dir(), ec);
   CXR_CHECK(!ec, dir(), ": cannot create the run directory: ", ec.message());
@@ -54,7 +55,10 @@ nlohmann::json RunDirectory::read_options() const {
   return j.at("options");
 }
 
-void RunDirectory::write_config(const RunConfig& c) const { write_json_file(config(), run_config_json(c)); }
+void RunDirectory::write_config(const RunConfig& c) const {
+  CXR_CHECK(writer_, config(), ": this process only reads the run directory");
+  write_json_file(config(), run_config_json(c));
+}
 
 bool RunDirectory::has_state() const { return std::filesystem::exists(trainer_state()); }
 
@@ -79,6 +83,7 @@ TrainerState RunDirectory::read_state() const {
 }
 
 void RunDirectory::write_state(const TrainerState& s) const {
+  CXR_CHECK(writer_, trainer_state(), ": this process only reads the run directory");
   nlohmann::json j = {{"epoch", s.epoch},         {"step", s.step},           {"metrics_bytes", s.metrics_bytes},
                       {"elapsed_s", s.elapsed_s}, {"best_score", s.best_score}, {"best_epoch", s.best_epoch}};
   j["generators"] = nlohmann::json::object();
@@ -87,6 +92,10 @@ void RunDirectory::write_state(const TrainerState& s) const {
 }
 
 void RunDirectory::open_metrics(int64_t bytes) {
+  if (!writer_) {
+    metrics_bytes_ = bytes;
+    return;
+  }
   const std::string where = metrics();
   if (metrics_) std::fclose(metrics_), metrics_ = nullptr;
   if (bytes == 0) {
@@ -105,6 +114,7 @@ void RunDirectory::open_metrics(int64_t bytes) {
 }
 
 void RunDirectory::log(const nlohmann::json& event) {
+  if (!writer_) return;
   CXR_CHECK(metrics_ != nullptr, metrics(), ": not open");
   const std::string line = event.dump() + "\n";
   CXR_CHECK(std::fwrite(line.data(), 1, line.size(), metrics_) == line.size() && std::fflush(metrics_) == 0,

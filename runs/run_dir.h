@@ -82,10 +82,13 @@ struct TrainerState {
   std::map<std::string, std::pair<uint64_t, uint64_t>> generators;  // name -> (seed, offset)
 };
 
-// The trainer's handle on its run directory: created with state/ on construction.
+// The trainer's handle on its run directory: created with state/ on construction. A reader
+// (writer = false: the ranks other than 0 of a distributed run) creates nothing, reads config and
+// state as the writer does, ignores open_metrics and log, and refuses write_config / write_state.
 class RunDirectory : public RunPaths {
  public:
-  explicit RunDirectory(std::string path);
+  explicit RunDirectory(std::string path, bool writer = true);
+  bool writer() const { return writer_; }
 
   nlohmann::json read_options() const;  // config.json's "options"; throws naming the file
   void write_config(const RunConfig& config) const;
@@ -105,6 +108,7 @@ class RunDirectory : public RunPaths {
  private:
   std::FILE* metrics_ = nullptr;
   int64_t metrics_bytes_ = 0;
+  bool writer_ = true;
 };
 
 // A JSON file, parsed; errors name it ("P: invalid JSON: ..."). Json: nlohmann::json, or

@@ -15,7 +15,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     warmup, text_bias_correction, train_splits, val_split, test_split, labeled_fraction, edema_labels,
     findings_labels, augment, resize, workers, text_init, bert_config, vocab, max_seq_length, cased, joint_mode, similarity,
     bound, mi_level, local_select, init, encoder, latent_dim, vae_head, likelihood, beta, seed, threads, log_every,
-    bootstrap, resume, progress, explain, device)
+    bootstrap, resume, progress, explain, device, distributed, sync_bn, bucket_mb, dist_timeout, world_size)
 }  // namespace detail
 
 void to_json(nlohmann::json& j, const TrainOptions& o) { detail::to_json(j, o); }
@@ -56,6 +56,9 @@ void TrainOptions::validate() const {
   check_one_of("likelihood", likelihood, {"bernoulli", "gaussian"});
   method_spec(method).check_options(*this);
   CXR_CHECK(max_seq_length >= 8, "train: --max-seq-length must be at least 8");
+  CXR_CHECK(!sync_bn || distributed, "train: --sync-bn synchronizes batch norm over the ranks of a --distributed run");
+  CXR_CHECK(bucket_mb > 0, "train: --bucket-mb must be positive, got ", bucket_mb);
+  CXR_CHECK(dist_timeout > 0, "train: --dist-timeout must be positive, got ", dist_timeout);
 }
 
 }  // namespace cxr::train

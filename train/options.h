@@ -66,6 +66,12 @@ struct TrainOptions {
   bool resume = false;
   int progress = -1;  // -1 auto (a bar on a terminal), 0 plain lines, 1 bar
   bool explain = true;  // write Grad-CAM overlays for a few test images at the end
+  // ---- data-parallel (docs/DISTRIBUTED.md) ----
+  bool distributed = false;   // one rank of `mpirun -np N cxr train ... --distributed`
+  bool sync_bn = false;       // batch-norm statistics of the global batch (default: each rank's own)
+  double bucket_mb = 4;       // gradient bucket size (MiB) of the all-reduce
+  double dist_timeout = 300;  // seconds without progress in a collective before the job is aborted
+  int64_t world_size = 1;     // ranks of the run (set by the trainer; --batch-size is per rank)
 
   void resolve_defaults();  // the method's reference epochs and batch size for -1 values
   void validate() const;    // throws naming the bad option (the method's own checks included)

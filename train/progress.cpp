@@ -8,7 +8,7 @@
 namespace cxr::train {
 
 Progress::Progress(int tty, int64_t plain_every, std::FILE* out)
-    : tty_(tty < 0 ? ::isatty(::fileno(out)) != 0 : tty != 0), plain_every_(plain_every), out_(out) {}
+    : tty_(out && (tty < 0 ? ::isatty(::fileno(out)) != 0 : tty != 0)), plain_every_(plain_every), out_(out) {}
 
 std::string Progress::format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -49,6 +49,7 @@ std::string Progress::line(int64_t done, const std::string& status) const {
 }
 
 void Progress::update(int64_t done, const std::string& status) {
+  if (!out_) return;
   if (tty_) {
     std::fprintf(out_, "\r\033[K%s", line(done, status).c_str());
     std::fflush(out_);
@@ -59,6 +60,7 @@ void Progress::update(int64_t done, const std::string& status) {
 }
 
 void Progress::end_epoch(const std::string& summary) {
+  if (!out_) return;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
   if (tty_) std::fprintf(out_, "\r\033[K");
   std::fprintf(out_, "epoch %lld/%lld done in %s  %s\n", (long long)epoch_, (long long)epochs_,

@@ -13,7 +13,8 @@ namespace cxr::train {
 
 class Progress {
  public:
-  // tty < 0: detect (isatty on stderr); 0: plain lines; 1: a redrawn line.
+  // tty < 0: detect (isatty on stderr); 0: plain lines; 1: a redrawn line. out null: silent (the
+  // ranks other than 0 of a distributed run).
   explicit Progress(int tty = -1, int64_t plain_every = 50, std::FILE* out = stderr);
   void start_epoch(int64_t epoch, int64_t epochs, int64_t steps_in_epoch);
   // After each step: the number of steps done in this epoch and a short status (e.g. "loss 0.87").

@@ -1,6 +1,8 @@
 // task.cpp — see task.h.
 #include "train/task.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <fstream>
 
@@ -155,6 +157,7 @@ void PredictionSet::add(const data::Batch& batch, const Tensor& logits) {
     } else {
       for (int64_t j = 0; j < int64_t(data::kChexpertNames.size()); ++j) labels.push_back(batch.chexpert.at({i, j}));
     }
+    rows_.push_back(i < int64_t(batch.rows.size()) ? batch.rows[size_t(i)] : -1);
     ids_.push_back(batch.ids[size_t(i)]);
     probs_.push_back(std::move(probs[size_t(i)]));
     labels_.push_back(std::move(labels));
@@ -229,6 +232,39 @@ nlohmann::json PredictionSet::evaluate(int64_t replicates, uint64_t seed) const 
   }
   out["task"] = task_.name;
   return out;
+}
+
+std::string PredictionSet::serialize() const {
+  return nlohmann::json{{"rows", rows_}, {"ids", ids_}, {"probs", probs_}, {"labels", labels_}}.dump();
+}
+
+void PredictionSet::merge(const std::string& serialized) {
+  const nlohmann::json j = nlohmann::json::parse(serialized, nullptr, false);
+  CXR_CHECK(!j.is_discarded() && j.contains("rows") && j.contains("ids") && j.contains("probs") && j.contains("labels"),
+            "PredictionSet::merge: not a serialized prediction set");
+  auto rows = j["rows"].get<std::vector<int64_t>>();
+  auto ids = j["ids"].get<std::vector<std::string>>();
+  auto probs = j["probs"].get<std::vector<std::vector<double>>>();
+  auto labels = j["labels"].get<std::vector<std::vector<double>>>();
+  CXR_CHECK(ids.size() == rows.size() && probs.size() == rows.size() && labels.size() == rows.size(),
+            "PredictionSet::merge: fields of different lengths");
+  rows_.insert(rows_.end(), rows.begin(), rows.end());
+  ids_.insert(ids_.end(), ids.begin(), ids.end());
+  probs_.insert(probs_.end(), probs.begin(), probs.end());
+  labels_.insert(labels_.end(), labels.begin(), labels.end());
+}
+
+void PredictionSet::sort_by_row() {
+  std::vector<size_t> order(rows_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows_[a] < rows_[b]; });
+  auto permuted = [&](auto& v) {
+    std::remove_reference_t<decltype(v)> out;
+    out.reserve(v.size());
+    for (size_t i : order) out.push_back(std::move(v[i]));
+    v = std::move(out);
+  };
+  permuted(rows_), permuted(ids_), permuted(probs_), permuted(labels_);
 }
 
 void PredictionSet::write_csv(const std::string& path) const {

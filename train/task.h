@@ -69,9 +69,16 @@ class PredictionSet {
   nlohmann::json evaluate(int64_t bootstrap_replicates, uint64_t seed) const;
   // One CSV line per sample: id, label(s), probabilities.
   void write_csv(const std::string& path) const;
+  // Data-parallel evaluation (docs/DISTRIBUTED.md): each rank predicts its shard, serializes it
+  // (JSON; doubles round-trip exactly), rank 0 merges the shards and puts the samples back in
+  // manifest row order, the order of a single process's evaluation.
+  std::string serialize() const;
+  void merge(const std::string& serialized);
+  void sort_by_row();
 
  private:
   Task task_;
+  std::vector<int64_t> rows_;  // manifest row of each sample
   std::vector<std::string> ids_;
   std::vector<std::vector<double>> probs_;
   std::vector<std::vector<double>> labels_;  // edema: {label}; finding: {label}; findings: 14 values; score: {value}

@@ -2,6 +2,8 @@
 #include "train/trainer.h"
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +13,9 @@
 #include "autograd/node.h"
 #include "cuda/runtime.h"
 #include "data/loader.h"
+#include "dist/comm.h"
+#include "dist/reducer.h"
+#include "dist/sync_batch_norm.h"
 #include "nn/checkpoint.h"
 #include "ops/ops.h"
 #include "runs/run_config.h"
@@ -131,12 +136,25 @@ std::string exit_message_for_non_finite(const StepOutput& out, int64_t step, int
 }
 
 // Options that may change between a run and its resumption (they do not change the results).
-// A run may resume on another device: the checkpoint is the same on either.
-const std::set<std::string> kRunControlOptions = {"resume", "threads", "workers", "progress", "log_every", "out", "device"};
+// A run may resume on another device: the checkpoint is the same on either. A data-parallel run
+// may resume with another number of ranks (or as one process) if the global batch, --batch-size x
+// ranks, stays the same (docs/DISTRIBUTED.md); --sync-bn may change with it (per-rank batch
+// statistics then cover another number of samples).
+const std::set<std::string> kRunControlOptions = {"resume",      "threads",      "workers",   "progress",
+                                                  "log_every",   "out",          "device",    "distributed",
+                                                  "world_size",  "sync_bn",      "bucket_mb", "dist_timeout"};
 
 void check_resumable(const nlohmann::json& saved, const nlohmann::json& now, const std::string& where) {
   for (auto& [key, value] : now.items()) {
     if (kRunControlOptions.count(key)) continue;
+    if (key == "batch_size" && saved.contains(key) && saved[key].is_number_integer()) {
+      const int64_t saved_ranks = saved.value("world_size", int64_t(1)), ranks = now.value("world_size", int64_t(1));
+      const int64_t saved_global = saved[key].get<int64_t>() * saved_ranks, global = value.get<int64_t>() * ranks;
+      CXR_CHECK(saved_global == global, where, ": cannot resume with a different --batch-size (the run's global batch is ",
+                saved_global, " = ", saved[key].get<int64_t>(), " x ", saved_ranks, " rank(s), now ", value.get<int64_t>(),
+                " x ", ranks, ")");
+      continue;
+    }
     CXR_CHECK(saved.contains(key) && saved[key] == value, where, ": cannot resume with a different --",
               key, " (the run has ", saved.contains(key) ? saved[key].dump() : "none", ", now ", value.dump(), ")");
   }
@@ -166,6 +184,91 @@ PredictionSet predict(Method& method, data::Loader& loader, const Task& task, in
     set.add(*batch, logits);
   }
   return set;
+}
+
+// ---- data parallelism (docs/DISTRIBUTED.md) ----
+
+// The ranks of a distributed run; comm null: a single process.
+struct Parallel {
+  dist::Communicator* comm = nullptr;
+  std::unique_ptr<dist::GradientReducer> reducer;
+  int rank() const { return comm ? comm->rank() : 0; }
+  int size() const { return comm ? comm->size() : 1; }
+  bool writer() const { return rank() == 0; }  // rank 0 alone writes the run directory
+  explicit operator bool() const { return comm != nullptr; }
+};
+
+// A loader's rows shared among the ranks: for training, shards of equal length; for evaluation,
+// every row once (shards may differ by one).
+void shard(data::LoaderOptions& lo, const Parallel& par, bool even) {
+  lo.shard_rank = par.rank(), lo.shard_count = par.size(), lo.shard_even = even;
+}
+
+// predict() over every rank's shard, gathered at rank 0 in manifest row order (the order of one
+// process); the other ranks get an empty set.
+PredictionSet predict_all(Method& method, data::Loader& loader, const Task& task, const Parallel& par) {
+  PredictionSet mine = predict(method, loader, task);
+  if (!par) return mine;
+  std::vector<std::string> shards = par.comm->gather(mine.serialize(), "evaluation: gathering predictions");
+  PredictionSet all(task);
+  for (auto& s : shards) all.merge(s);
+  all.sort_by_row();
+  return all;
+}
+
+// Rank 0's floating buffers (batch-norm running statistics) on every rank, as DDP's
+// broadcast_buffers: without --sync-bn each rank's statistics follow its own batches, and the
+// model rank 0 checkpoints is the one every rank evaluates. (A sum where the other ranks give 0:
+// exact, float32 values travel as doubles.)
+void broadcast_buffers(nn::Module& models, const Parallel& par) {
+  std::vector<Tensor> buffers;
+  std::vector<double> values;
+  for (auto& [name, b] : models.named_buffers()) {
+    if (!is_floating(b.dtype())) continue;
+    buffers.push_back(b);
+    std::vector<double> v = b.to_vector();
+    if (par.rank() != 0) std::fill(v.begin(), v.end(), 0.0);
+    values.insert(values.end(), v.begin(), v.end());
+  }
+  if (values.empty()) return;
+  par.comm->sum(values.data(), int64_t(values.size()), "broadcasting batch-norm statistics");
+  size_t at = 0;
+  for (Tensor& b : buffers) {
+    const std::vector<double> v(values.begin() + int64_t(at), values.begin() + int64_t(at) + b.numel());
+    copy_(b, copy_to(from_vector(v, b.shape(), {.dtype = b.dtype()}), b.device()));
+    at += size_t(b.numel());
+  }
+}
+
+// FNV-1a over every parameter and buffer's bytes.
+uint64_t state_hash(const nn::Module& models) {
+  uint64_t h = 1469598103934665603ull;
+  for (auto& [name, t] : models.state_dict()) {
+    const Tensor host = contiguous_values(copy_to(t, Device::CPU));
+    const auto* p = static_cast<const unsigned char*>(host.data_ptr());
+    for (int64_t i = 0; i < host.numel() * int64_t(dtype_size(host.dtype())); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  return h;
+}
+
+// Every rank must hold the same model: checked at the start and at every checkpoint (a difference
+// is a bug, or ranks started with different options or files).
+void check_same_model(const nn::Module& models, const Parallel& par, const std::string& when) {
+  const std::vector<std::string> all = par.comm->all_gather(std::to_string(state_hash(models)), "comparing models");
+  for (size_t r = 1; r < all.size(); ++r)
+    CXR_CHECK(all[r] == all[0], "distributed training: ", when, ", the model of rank ", r,
+              " differs from rank 0's (same --seed, options and files on every rank?)");
+}
+
+// On a rank whose batch has no labelled example while others have one, with --sync-bn: a zero loss
+// through the outputs, so that this rank takes part in the batch-norm backward's sums too.
+Tensor zero_loss(const StepOutput& out) {
+  Tensor z;
+  for (auto& [name, t] : out.outputs)
+    if (t.defined() && t.requires_grad()) z = z.defined() ? z + sum(t) * 0.0 : sum(t) * 0.0;
+  CXR_CHECK(z.defined(), "distributed training with --sync-bn: this rank's batch has no labelled example and the "
+            "method names no output to backpropagate a zero loss through");
+  return z;
 }
 
 void remove_epoch_files(const runs::RunPaths& run, int64_t epoch, const std::vector<ScheduledOptimizer>& optimizers) {
@@ -218,7 +321,7 @@ struct TrainingLoaders {
   int64_t total_steps = 0;  // epochs x steps per epoch, or --max-steps if fewer
 };
 
-TrainingLoaders make_loaders(const data::Manifest& manifest, Method& method, const TrainOptions& o) {
+TrainingLoaders make_loaders(const data::Manifest& manifest, Method& method, const TrainOptions& o, const Parallel& par) {
   TrainingLoaders l;
   data::LoaderOptions lo;
   lo.batch_size = o.batch_size, lo.shuffle = true, lo.drop_last = method.drop_last(), lo.seed = o.seed;
@@ -226,33 +329,43 @@ TrainingLoaders make_loaders(const data::Manifest& manifest, Method& method, con
   lo.filter = [m = &method](const data::ManifestRow& r) { return m->trains_on(r); };
   lo.transform = data::resized(o.resize, method.train_transform());
   lo.load_reports = method.needs_reports();
+  shard(lo, par, /*even=*/true);
   l.train = std::make_unique<data::Loader>(manifest, lo);
   std::string splits;
   for (auto& s : o.train_splits) splits += (splits.empty() ? "" : ",") + s;
-  CXR_CHECK(l.train->size() > 0, o.manifest, ": no rows to train on in split(s) ", splits,
+  CXR_CHECK(l.train->selected() > 0, o.manifest, ": no rows to train on in split(s) ", splits,
             method.predicts() ? " with a label for task " + o.task : "");
+  // (every rank computes the same sizes, so every rank stops here together)
+  CXR_CHECK(l.train->size() > 0, o.manifest, ": rank ", par.rank(), " of ", par.size(),
+            ": its shard of the training set is empty (", l.train->selected(), " training rows for ", par.size(),
+            " ranks); use fewer ranks");
   l.steps_per_epoch = l.train->batches_per_epoch();
-  CXR_CHECK(l.steps_per_epoch > 0, o.manifest, ": ", l.train->size(), " training rows make no full batch of ",
-            o.batch_size, " (this method drops the last incomplete batch)");
+  CXR_CHECK(l.steps_per_epoch > 0, o.manifest, ": ", l.train->size(), " training rows", par ? " per rank" : "",
+            " make no full batch of ", o.batch_size, " (this method drops the last incomplete batch)");
   l.total_steps = o.epochs * l.steps_per_epoch;
   if (o.max_steps > 0) l.total_steps = std::min(l.total_steps, o.max_steps);
   if (method.predicts()) {
-    l.val = std::make_unique<data::Loader>(
-        manifest, eval_loader_options(method.task, o.val_split, method.image_size(), o.resize, o.batch_size, o.workers));
-    if (l.val->size() == 0) l.val.reset();
+    data::LoaderOptions vo = eval_loader_options(method.task, o.val_split, method.image_size(), o.resize, o.batch_size, o.workers);
+    shard(vo, par, /*even=*/false);
+    l.val = std::make_unique<data::Loader>(manifest, vo);
+    if (l.val->selected() == 0) l.val.reset();
   }
   return l;
 }
 
 // ---- the epochs ----
 
-// The loop across epochs: where it stands (state, step) and what it writes to.
+// The loop across epochs: where it stands (state, step) and what it writes to. In a distributed
+// run every rank runs it in lockstep: each step the ranks agree that all have a batch, sum their
+// losses (the logged loss is their mean), and the reducer averages the gradients; rank 0 alone
+// logs, shows progress and checkpoints.
 class TrainingLoop {
  public:
   TrainingLoop(const TrainOptions& o, Method& method, runs::RunDirectory& run, TrainingLoaders& loaders,
-               runs::TrainerState state, Clock::time_point start)
+               runs::TrainerState state, Clock::time_point start, Parallel& par)
       : o_(o), method_(method), run_(run), loaders_(loaders), state_(std::move(state)), step_(state_.step),
-        elapsed_before_(state_.elapsed_s), start_(start), progress_(o.progress, o.log_every * 5) {}
+        elapsed_before_(state_.elapsed_s), start_(start), par_(par),
+        progress_(o.progress, o.log_every * 5, par.writer() ? stderr : nullptr) {}
 
   // Epochs after the last completed one, until --epochs or the step budget.
   void run() {
@@ -268,8 +381,20 @@ class TrainingLoop {
     int64_t steps = 0;
     double mean() const { return steps ? sum / double(steps) : NAN; }
   };
+  // Per-step timings of a distributed run, summed over a log window.
+  struct DistWindow {
+    double step_s = 0, wait_s = 0, finish_s = 0, sync_s = 0;
+  };
 
   double elapsed() const { return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  // A blocking sum of control values, its time counted as synchronization (it includes waiting for
+  // the slowest rank).
+  void control_sum(double* v, int64_t n, const char* what, DistWindow& w) {
+    const auto t = Clock::now();
+    par_.comm->sum(v, n, what);
+    w.sync_s += std::chrono::duration<double>(Clock::now() - t).count();
+  }
 
   // The steps of one epoch: a `step` line in the log every --log-every steps; a non-finite loss
   // logs a `stop` line and throws NonFiniteLoss.
@@ -281,6 +406,7 @@ class TrainingLoop {
     double window_loss = 0;
     std::map<std::string, double> window_parts;
     int64_t window = 0;
+    DistWindow dist_window;
     auto flush_window = [&]() {
       if (window == 0) return;
       const auto& optimizers = method_.optimizers;
@@ -291,29 +417,84 @@ class TrainingLoop {
                            {"lr", optimizers.empty() ? 0.0 : optimizers[0].optimizer->groups()[0].lr},
                            {"elapsed_s", elapsed()}};
       for (auto& [k, v] : window_parts) ev["parts"][k] = v / double(window);
+      if (par_) {
+        // Means per step: the whole step, the gradient sums' wait the backward did not hide, all of
+        // the reducer's finish (that wait, zero fills, the mean written back into .grad), and the
+        // control sums (which include waiting for the slowest rank).
+        ev["dist"] = {{"ranks", par_.size()},
+                      {"step_s", dist_window.step_s / double(window)},
+                      {"wait_s", dist_window.wait_s / double(window)},
+                      {"reduce_s", dist_window.finish_s / double(window)},
+                      {"sync_s", dist_window.sync_s / double(window)}};
+      }
       run_.log(ev);
-      window_loss = 0, window = 0, window_parts.clear();
+      window_loss = 0, window = 0, window_parts.clear(), dist_window = {};
     };
     while (step_ < loaders_.total_steps) {
+      const auto step_start = Clock::now();
       std::optional<data::Batch> batch = loader.next();
-      if (!batch) break;
+      if (par_) {
+        // Every rank must take the step (a rank whose shard ran short, e.g. after skipped samples,
+        // ends the epoch for all).
+        double have = batch ? 1 : 0;
+        control_sum(&have, 1, "step agreement", dist_window);
+        if (have < double(par_.size())) break;
+      } else if (!batch) {
+        break;
+      }
       move_batch_to(*batch, method_.device());
       method_.models->train();
       method_.zero_grad();
       StepOutput out = method_.loss(*batch);
-      if (!out.loss.defined()) continue;  // nothing labelled in this batch
-      const double loss_value = out.loss.item();
-      if (!std::isfinite(loss_value)) {
-        flush_window();
-        const std::string msg = exit_message_for_non_finite(out, step_ + 1, epoch);
-        run_.log({{"event", "stop"}, {"reason", "non-finite loss"}, {"step", step_ + 1}, {"detail", msg}});
-        throw NonFiniteLoss(msg);
+      double loss_value = 0;
+      int contributors = 1;
+      bool local_non_finite = false;
+      if (par_) {
+        const bool defined = out.loss.defined();
+        const double local = defined ? out.loss.item() : 0.0;
+        local_non_finite = defined && !std::isfinite(local);
+        double v[3] = {defined && !local_non_finite ? local : 0.0, defined ? 1.0 : 0.0, local_non_finite ? 1.0 : 0.0};
+        control_sum(v, 3, "step loss", dist_window);
+        if (v[1] == 0) continue;  // no rank has a labelled example in this batch
+        if (v[2] > 0) {
+          flush_window();
+          const std::string msg = local_non_finite
+                                      ? exit_message_for_non_finite(out, step_ + 1, epoch)
+                                      : "non-finite loss on another rank at step " + std::to_string(step_ + 1) +
+                                            " of epoch " + std::to_string(epoch);
+          run_.log({{"event", "stop"}, {"reason", "non-finite loss"}, {"step", step_ + 1}, {"detail", msg}});
+          throw NonFiniteLoss(msg);
+        }
+        contributors = int(v[1]);
+        loss_value = v[0] / v[1];
+      } else {
+        if (!out.loss.defined()) continue;  // nothing labelled in this batch
+        loss_value = out.loss.item();
+        if (!std::isfinite(loss_value)) {
+          flush_window();
+          const std::string msg = exit_message_for_non_finite(out, step_ + 1, epoch);
+          run_.log({{"event", "stop"}, {"reason", "non-finite loss"}, {"step", step_ + 1}, {"detail", msg}});
+          throw NonFiniteLoss(msg);
+        }
       }
-      out.loss.backward();
+      if (par_) par_.reducer->prepare();
+      if (out.loss.defined()) out.loss.backward();
+      else if (par_ && o_.sync_bn) zero_loss(out).backward();
+      if (par_) {
+        const dist::ReducerStats before = par_.reducer->stats();
+        par_.reducer->finish(contributors);
+        dist_window.wait_s += par_.reducer->stats().wait_s - before.wait_s;
+        dist_window.finish_s += par_.reducer->stats().finish_s - before.finish_s;
+      }
       method_.step(step_, loaders_.total_steps);
       ++step_, ++epoch_loss.steps, ++window;
       window_loss += loss_value, epoch_loss.sum += loss_value;
-      for (auto& [k, t] : out.parts) window_parts[k] += t.item();
+      for (auto& [k, t] : out.parts)
+        if (t.defined()) window_parts[k] += t.item();
+      if (par_) {
+        dist_window.step_s += std::chrono::duration<double>(Clock::now() - step_start).count();
+        maybe_inject_fault();
+      }
       if (window >= o_.log_every) flush_window();
       char status[64];
       std::snprintf(status, sizeof status, "loss %.4f", loss_value);
@@ -323,28 +504,52 @@ class TrainingLoop {
     return epoch_loss;
   }
 
+  // Fault injection for the tests (tests/test_dist.cpp): CXR_DIST_FAULT="kill:RANK:STEP" makes that
+  // rank SIGKILL itself after that many steps, as a crashed node would; "stop:RANK:STEP" SIGSTOPs it,
+  // as a hung one (the other ranks' watchdog must then end the job).
+  void maybe_inject_fault() const {
+    const char* spec = std::getenv("CXR_DIST_FAULT");
+    if (!spec || !*spec) return;
+    char kind[8] = {0};
+    int rank = -1;
+    long long at = -1;
+    if (std::sscanf(spec, "%7[a-z]:%d:%lld", kind, &rank, &at) != 3 || rank != par_.rank() || step_ != at) return;
+    const bool kill = std::string(kind) == "kill";
+    std::fprintf(stderr, "cxr: rank %d: CXR_DIST_FAULT: %s after step %lld\n", rank, kill ? "SIGKILL" : "SIGSTOP", at);
+    std::fflush(stderr);
+    ::raise(kill ? SIGKILL : SIGSTOP);
+  }
+
   // The end of an epoch: validation, the `epoch` line, then the checkpoint (state/trainer.json is
   // the commit point), best.safetensors when the headline metric improved, model.safetensors.
   void end_epoch(int64_t epoch, const EpochLoss& loss) {
+    if (par_) {
+      broadcast_buffers(*method_.models, par_);
+      check_same_model(*method_.models, par_, "at the end of epoch " + std::to_string(epoch));
+    }
     nlohmann::json ev = {{"event", "epoch"}, {"epoch", epoch}, {"step", step_}, {"train_loss", loss.mean()}};
     std::string summary = "loss " + std::to_string(loss.mean());
     double score = NAN;
     if (loaders_.val) {
-      nlohmann::json val = predict(method_, *loaders_.val, method_.task).evaluate(0, o_.seed);
-      for (auto& [name, m] : val["metrics"].items()) ev["val"][name] = m["value"];
-      const std::string headline = headline_metric(method_.task);
-      if (val["metrics"].contains(headline) && val["metrics"][headline]["value"].is_number())
-        score = val["metrics"][headline]["value"].get<double>();
-      summary += "  val " + headline + " " + (std::isfinite(score) ? std::to_string(score) : std::string("n/a"));
+      PredictionSet predictions = predict_all(method_, *loaders_.val, method_.task, par_);
+      if (par_.writer()) {
+        nlohmann::json val = predictions.evaluate(0, o_.seed);
+        for (auto& [name, m] : val["metrics"].items()) ev["val"][name] = m["value"];
+        const std::string headline = headline_metric(method_.task);
+        if (val["metrics"].contains(headline) && val["metrics"][headline]["value"].is_number())
+          score = val["metrics"][headline]["value"].get<double>();
+        summary += "  val " + headline + " " + (std::isfinite(score) ? std::to_string(score) : std::string("n/a"));
+      }
     }
     const double elapsed_s = elapsed();
     ev["elapsed_s"] = elapsed_s;
     run_.log(ev);
 
-    nn::save_checkpoint(*method_.models, run_.state_model(epoch));
-    for (auto& opt : method_.optimizers) opt.optimizer->save(run_.state_optimizer(opt.name, epoch));
     const int64_t previous = state_.epoch;
     state_.epoch = epoch, state_.step = step_, state_.metrics_bytes = run_.metrics_bytes(), state_.elapsed_s = elapsed_s;
+    if (!par_.writer()) return;  // rank 0 writes the checkpoint
+    nn::save_checkpoint(*method_.models, run_.state_model(epoch));
+    for (auto& opt : method_.optimizers) opt.optimizer->save(run_.state_optimizer(opt.name, epoch));
     if (std::isfinite(score) && score > state_.best_score) {
       state_.best_score = score, state_.best_epoch = epoch;
       nn::save_checkpoint(*method_.models, run_.best_model());
@@ -365,6 +570,7 @@ class TrainingLoop {
   int64_t step_;
   double elapsed_before_;
   Clock::time_point start_;
+  Parallel& par_;
   Progress progress_;
 };
 
@@ -373,13 +579,16 @@ class TrainingLoop {
 // The validation and test splits with bootstrap CIs: eval-<split>.json and predictions-<split>.csv.
 // Returns the test split's evaluation (null when the method has no classifier or the split no rows).
 nlohmann::json evaluate_held_out(const data::Manifest& manifest, Method& method, const TrainOptions& o,
-                                 const runs::RunPaths& run) {
+                                 const runs::RunPaths& run, const Parallel& par) {
   nlohmann::json test_result;
   if (!method.predicts()) return test_result;
   for (const std::string& split : {o.val_split, o.test_split}) {
-    data::Loader l(manifest, eval_loader_options(method.task, split, method.image_size(), o.resize, o.batch_size, o.workers));
-    if (l.size() == 0) continue;
-    PredictionSet p = predict(method, l, method.task);
+    data::LoaderOptions lo = eval_loader_options(method.task, split, method.image_size(), o.resize, o.batch_size, o.workers);
+    shard(lo, par, /*even=*/false);
+    data::Loader l(manifest, lo);
+    if (l.selected() == 0) continue;
+    PredictionSet p = predict_all(method, l, method.task, par);
+    if (!par.writer()) continue;
     nlohmann::json result = p.evaluate(o.bootstrap, o.seed);
     result["split"] = split;
     runs::write_json_file(run.eval(split), result);
@@ -411,10 +620,14 @@ data::Manifest prepare_manifest(const TrainOptions& o) {
   return m;
 }
 
-nlohmann::json run_training(TrainOptions o) {
-  o.resolve_defaults();
-  o.validate();
+namespace {
+
+// The run itself; `comm` null for a single process.
+nlohmann::json train_ranks(TrainOptions o, dist::Communicator* comm) {
   const Device device = cuda::select_device(o.device, "train");  // before any work: a clear error
+  Parallel par;
+  if (comm) par.comm = device == Device::CUDA ? &dist::nccl_world(o.dist_timeout) : comm;
+  o.world_size = par.size();
   cpu::set_num_threads(o.threads);
   const auto start = Clock::now();
 
@@ -422,16 +635,62 @@ nlohmann::json run_training(TrainOptions o) {
   std::unique_ptr<Method> method = make_method(o, /*for_training=*/true);
   method->to(device);
   method->task.bind(manifest);
-  runs::RunDirectory run(o.out);
+  runs::RunDirectory run(o.out, par.writer());
   const nlohmann::json options_json = o;
-  runs::TrainerState state = o.resume ? resume_run(run, *method, o, options_json) : start_run(run, *method, o, options_json);
+  runs::TrainerState state;
+  if (o.resume) {
+    state = resume_run(run, *method, o, options_json);
+  } else if (par.writer()) {
+    state = start_run(run, *method, o, options_json);
+  }
 
-  TrainingLoaders loaders = make_loaders(manifest, *method, o);
-  std::fprintf(stderr, "train %s: %lld rows, %lld steps per epoch, %lld epochs, %lld parameters (%lld trainable)\n",
-               o.method.c_str(), (long long)loaders.train->size(), (long long)loaders.steps_per_epoch, (long long)o.epochs,
-               (long long)method->models->num_parameters(), (long long)method->models->num_parameters(true));
-  TrainingLoop(o, *method, run, loaders, std::move(state), start).run();
-  return evaluate_held_out(manifest, *method, o, run);
+  TrainingLoaders loaders = make_loaders(manifest, *method, o, par);
+  if (par) {
+    if (o.sync_bn) dist::use_sync_batch_norm(*method->models, *par.comm);
+    nn::NamedTensors trainable;
+    for (auto& [name, p] : method->models->named_parameters())
+      if (p.requires_grad()) trainable.push_back({name, p});
+    par.reducer = std::make_unique<dist::GradientReducer>(*par.comm, trainable, int64_t(o.bucket_mb * 1048576.0));
+    check_same_model(*method->models, par, "at the start");
+  }
+  if (par.writer()) {
+    std::fprintf(stderr, "train %s: %lld rows, %lld steps per epoch, %lld epochs, %lld parameters (%lld trainable)\n",
+                 o.method.c_str(), (long long)(par ? loaders.train->selected() : loaders.train->size()),
+                 (long long)loaders.steps_per_epoch, (long long)o.epochs, (long long)method->models->num_parameters(),
+                 (long long)method->models->num_parameters(true));
+    if (par)
+      std::fprintf(stderr, "distributed: %d ranks (%s), %lld rows and a batch of %lld per rank, %lld gradient buckets%s\n",
+                   par.size(), par.comm->backend().c_str(), (long long)loaders.train->size(), (long long)o.batch_size,
+                   (long long)par.reducer->num_buckets(), o.sync_bn ? ", synchronized batch norm" : "");
+  }
+  TrainingLoop(o, *method, run, loaders, std::move(state), start, par).run();
+  return evaluate_held_out(manifest, *method, o, run, par);
+}
+
+}  // namespace
+
+nlohmann::json run_training(TrainOptions o) {
+  o.resolve_defaults();
+  o.validate();
+  if (!o.distributed) {
+    CXR_CHECK(dist::launcher_size() <= 1, "train: launched as rank ", dist::launcher_rank(), " of ", dist::launcher_size(),
+              " (mpirun, srun) without --distributed: every process would train alone and write the same run "
+              "directory; add --distributed");
+    return train_ranks(o, nullptr);
+  }
+  if (o.device == "cuda") dist::assign_local_device();  // one GPU per rank, before CUDA starts
+  (void)cuda::select_device(o.device, "train");  // no GPU: a plain error, before MPI starts
+  dist::Communicator& comm = dist::world(o.dist_timeout);  // "built without MPI" here
+  // From here on, an error on one rank must end every rank: the others would wait in the next
+  // collective until the watchdog fired.
+  try {
+    nlohmann::json result = train_ranks(o, &comm);
+    dist::finalize();
+    return result;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    dist::abort_job(what.rfind("train", 0) == 0 ? what : "train: " + what, 2);
+  }
 }
 
 nlohmann::json run_evaluation(const EvalOptions& e) {
