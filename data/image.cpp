@@ -96,8 +96,12 @@ uint32_t get_u32be(const unsigned char* p) { return uint32_t(p[0]) << 24 | uint3
 // chunk structure is checked here, as libpng does: every chunk complete, the CRC-32 of critical
 // chunks (IHDR, PLTE, IDAT, IEND) correct (ancillary chunks with bad CRCs are tolerated), and an
 // IEND chunk. Bytes after IEND are ignored.
+// One more: an empty IDAT before any image data is refused, because stb_image then copies zero
+// bytes into its not yet allocated buffer (memcpy from NULL: undefined behaviour, found by
+// tests/fuzz/fuzz_image_png.cpp under UBSan). Encoders do not write such a chunk.
 void check_png_chunks(const unsigned char* p, size_t n, const std::string& name) {
   size_t i = 8;
+  bool image_data = false;
   for (;;) {
     if (n - i < 12) fail(name, ": truncated PNG (the file ends before the IEND chunk)");
     const uint32_t len = get_u32be(p + i);
@@ -109,6 +113,10 @@ void check_png_chunks(const unsigned char* p, size_t n, const std::string& name)
     if (critical && (crc32(p + i + 4, size_t(len) + 4) ^ 0xFFFFFFFFu) != get_u32be(p + i + 8 + len))
       fail(name, ": corrupt PNG (CRC mismatch in chunk ", type, ")");
     if (type == "IEND") return;
+    if (type == "IDAT") {
+      if (len == 0 && !image_data) fail(name, ": unsupported PNG (an empty IDAT chunk before the image data)");
+      image_data = true;
+    }
     i += 12 + size_t(len);
   }
 }
@@ -169,9 +177,14 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
 
-  // 1. The container and the header only: format, dimensions, channels, bit depth.
-  if (is_png(data, bytes.size())) check_png_chunks(data, bytes.size(), name);
-  if (is_jpeg(data, bytes.size())) check_jpeg_segments(data, bytes.size(), name);
+  // 1. The container and the header only: format, dimensions, channels, bit depth. Only a file
+  // that starts with a PNG signature or a JPEG SOI marker reaches stb_image (which would also
+  // take a JPEG after fill bytes, FF FF D8, past our segment checks: found by
+  // tests/fuzz/fuzz_image_decode.cpp; PIL refuses such a file too).
+  const bool png = is_png(data, bytes.size()), jpeg = is_jpeg(data, bytes.size());
+  if (!png && !jpeg) fail(name, ": not a readable PNG or JPEG image (neither signature at the start of the file)");
+  if (png) check_png_chunks(data, bytes.size(), name);
+  if (jpeg) check_jpeg_segments(data, bytes.size(), name);
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, len, &width, &height, &channels))
     fail(name, ": not a readable PNG or JPEG image (", stbi_failure_reason(), ")");

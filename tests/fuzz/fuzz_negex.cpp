@@ -9,12 +9,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const text::NegexOptions options{.window = data[0] & 7};
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  const auto [sentence, phrase] = fuzz::split_once(input, "\n");
+  const auto parts = fuzz::split_once(input, "\n");
+  const std::string_view sentence = parts.first, phrase = parts.second;
   const text::Negex& negex = text::Negex::project_default();
   const bool negated = negex.is_negated(sentence, phrase, options);
   const std::string tagged = negex.tag(sentence, phrase, options);
-  fuzz::require(negated == (tagged.find("[NEGATED]") != std::string::npos) || !negated,
-                "negex: a negated phrase shows in the tagged sentence");
+  fuzz::require(negated == (tagged.find("[NEGATED]") != std::string::npos), "negex: is_negated agrees with tag");
   (void)negex.tag_triggers(sentence);
   fuzz::expect_errors([&] {
     const text::Negex mine = text::Negex::parse(input, "fuzz_triggers.txt");
