@@ -42,7 +42,7 @@ namespace {
 
 bool is_jpeg(const unsigned char* p, size_t n) { return n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF; }
 
-// The JPEG container, checked before stb_image sees the file, for two reasons:
+// The JPEG container, checked before stb_image sees the file, for three reasons:
 // - stb_image's JPEG decoder pads a truncated entropy-coded segment with zeros and "succeeds", so
 //   a cut-off file would decode to an image; here every segment must be complete and an end-of-
 //   image marker (FF D9) must follow the scans.
@@ -54,8 +54,14 @@ bool is_jpeg(const unsigned char* p, size_t n) { return n >= 3 && p[0] == 0xFF &
 // big-endian length that counts itself. After an SOS (DA) segment comes entropy-coded data, in
 // which FF is always followed by 00 (a stuffed FF) or a restart marker, so the next FF xx with
 // any other xx is the next marker.
+// - A scan must use only Huffman tables defined before it: stb_image decodes with whatever an
+//   undefined table's memory holds and indexes out of bounds (found by
+//   tests/fuzz/fuzz_image_decode.cpp under UBSan). A sequential scan needs the DC and AC tables of
+//   each of its components, a progressive one the DC tables (first band, Ss = 0) or the AC tables.
 void check_jpeg_segments(const unsigned char* p, size_t n, const std::string& name) {
   auto truncated = [&] { fail(name, ": truncated JPEG (the file ends before the end-of-image marker)"); };
+  bool defined[2][4] = {};  // [class: 0 DC, 1 AC][table id]
+  bool progressive = false;
   size_t i = 2;  // after SOI
   for (;;) {
     if (i + 2 > n) truncated();
@@ -75,7 +81,19 @@ void check_jpeg_segments(const unsigned char* p, size_t n, const std::string& na
         size_t codes = 0;
         for (int c = 1; c <= 16; ++c) codes += p[k + c];
         if (codes > 256 || end - k - 17 < codes) fail(name, ": corrupt JPEG (invalid Huffman table: ", codes, " codes)");
+        defined[p[k] >> 4][p[k] & 15] = true;
         k += 17 + codes;
+      }
+    }
+    if (m == 0xC2) progressive = true;
+    if (m == 0xDA) {  // SOS: Ns, Ns x (component, DC table << 4 | AC table), Ss, Se, Ah/Al
+      const size_t ns = len >= 3 ? p[i + 4] : 0;
+      if (ns == 0 || len < 6 + 2 * ns) fail(name, ": corrupt JPEG (invalid scan header at byte ", i, ")");
+      const bool dc = !progressive || p[i + 5 + 2 * ns] == 0, ac = !progressive || p[i + 5 + 2 * ns] != 0;
+      for (size_t c = 0; c < ns; ++c) {
+        const unsigned tables = p[i + 6 + 2 * c];
+        if ((dc && ((tables >> 4) > 3 || !defined[0][tables >> 4])) || (ac && ((tables & 15) > 3 || !defined[1][tables & 15])))
+          fail(name, ": corrupt JPEG (a scan uses an undefined Huffman table)");
       }
     }
     i += 2 + len;

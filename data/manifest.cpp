@@ -29,7 +29,9 @@ bool parse_label(const std::string& s, int& out) {
   const char* b = s.data();
   const char* e = s.data() + s.size();
   auto [p, ec] = std::from_chars(b, e, v);
-  if (ec != std::errc() || p != e || !std::isfinite(v) || v != std::floor(v)) return false;
+  // (the range check before the cast: a huge value such as -3e32 does not fit an int; found by
+  // tests/fuzz/fuzz_manifest.cpp under UBSan)
+  if (ec != std::errc() || p != e || !std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 1e6) return false;
   out = int(v);
   return true;
 }
