@@ -18,7 +18,11 @@ build_fuzzers() {
   if [[ ! -f build-fuzz/CMakeCache.txt ]]; then
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DCXR_CUDA=OFF -DCXR_FUZZ=ON > /dev/null
   fi
-  cmake --build build-fuzz -j "$JOBS" --target cxr_fuzzers
+  echo "fuzz: building the harnesses in build-fuzz/ (log: build-fuzz/build.log)"
+  if ! cmake --build build-fuzz -j "$JOBS" --target cxr_fuzzers > build-fuzz/build.log 2>&1; then
+    tail -30 build-fuzz/build.log >&2
+    exit 1
+  fi
 }
 
 case "$mode" in
