@@ -22,12 +22,19 @@
 #                     OpenMPI (DIST_DEPS, installed as root); docs/DISTRIBUTED.md
 #   make gpu-check    on a machine with an NVIDIA GPU: build with CUDA, every GPU test, the GPU
 #                     timings, one JSON (tools/gpu_check.sh; docs/CUDA.md). GPU_CHECK_OUT=DIR
+#   make fuzz         the libFuzzer harnesses of tests/fuzz/ (clang, ASan + UBSan, build-fuzz/), each for
+#                     FUZZ_RUNS executions (default 100000): executions, coverage, crashes per harness
+#                     (tools/fuzz.sh; docs/RELIABILITY.md). `make test` replays their corpus without clang.
+#   make fuzz-smoke   the same for FUZZ_SECONDS (default 15) of wall time per harness (CI)
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
 # Optional: OpenMPI for `cxr train --distributed` (CMake finds it when installed; without it the flag
 # says "built without MPI"). Only bench-distributed requires it.
 DIST_DEPS := libopenmpi-dev openmpi-bin
+FUZZ_DEPS := clang libclang-rt-14-dev
+FUZZ_RUNS ?= 100000
+FUZZ_SECONDS ?= 15
 GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision python3-sklearn
 THREADS ?= 2
 ITERS ?= 10
@@ -44,7 +51,7 @@ ifneq ($(CUDACXX),)
   export CUDACXX
 endif
 
-.PHONY: all build deps test test-asan test-cuda-emulated gpu-check goldens bench bench-compare bench-distributed peer-openblas demo covid clean
+.PHONY: all build deps test test-asan test-cuda-emulated gpu-check goldens bench bench-compare bench-distributed peer-openblas demo covid fuzz fuzz-smoke clean
 
 all: build
 
@@ -105,5 +112,13 @@ covid: deps
 	@cmake --build build -j $(JOBS) --target cxr
 	@THREADS=$(THREADS) tools/covid.sh
 
+fuzz: deps
+	@tools/ensure_deps.sh $(FUZZ_DEPS)
+	@JOBS=$(JOBS) tools/fuzz.sh run $(FUZZ_RUNS)
+
+fuzz-smoke: deps
+	@tools/ensure_deps.sh $(FUZZ_DEPS)
+	@JOBS=$(JOBS) tools/fuzz.sh smoke $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan build-cuda-emu build-gpu
+	rm -rf build build-asan build-cuda-emu build-gpu build-fuzz

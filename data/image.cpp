@@ -42,7 +42,7 @@ namespace {
 
 bool is_jpeg(const unsigned char* p, size_t n) { return n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF; }
 
-// The JPEG container, checked before stb_image sees the file, for two reasons:
+// The JPEG container, checked before stb_image sees the file, for three reasons:
 // - stb_image's JPEG decoder pads a truncated entropy-coded segment with zeros and "succeeds", so
 //   a cut-off file would decode to an image; here every segment must be complete and an end-of-
 //   image marker (FF D9) must follow the scans.
@@ -54,8 +54,14 @@ bool is_jpeg(const unsigned char* p, size_t n) { return n >= 3 && p[0] == 0xFF &
 // big-endian length that counts itself. After an SOS (DA) segment comes entropy-coded data, in
 // which FF is always followed by 00 (a stuffed FF) or a restart marker, so the next FF xx with
 // any other xx is the next marker.
+// - A scan must use only Huffman tables defined before it: stb_image decodes with whatever an
+//   undefined table's memory holds and indexes out of bounds (found by
+//   tests/fuzz/fuzz_image_decode.cpp under UBSan). A sequential scan needs the DC and AC tables of
+//   each of its components, a progressive one the DC tables (first band, Ss = 0) or the AC tables.
 void check_jpeg_segments(const unsigned char* p, size_t n, const std::string& name) {
   auto truncated = [&] { fail(name, ": truncated JPEG (the file ends before the end-of-image marker)"); };
+  bool defined[2][4] = {};  // [class: 0 DC, 1 AC][table id]
+  bool progressive = false;
   size_t i = 2;  // after SOI
   for (;;) {
     if (i + 2 > n) truncated();
@@ -75,7 +81,19 @@ void check_jpeg_segments(const unsigned char* p, size_t n, const std::string& na
         size_t codes = 0;
         for (int c = 1; c <= 16; ++c) codes += p[k + c];
         if (codes > 256 || end - k - 17 < codes) fail(name, ": corrupt JPEG (invalid Huffman table: ", codes, " codes)");
+        defined[p[k] >> 4][p[k] & 15] = true;
         k += 17 + codes;
+      }
+    }
+    if (m == 0xC2) progressive = true;
+    if (m == 0xDA) {  // SOS: Ns, Ns x (component, DC table << 4 | AC table), Ss, Se, Ah/Al
+      const size_t ns = len >= 3 ? p[i + 4] : 0;
+      if (ns == 0 || len < 6 + 2 * ns) fail(name, ": corrupt JPEG (invalid scan header at byte ", i, ")");
+      const bool dc = !progressive || p[i + 5 + 2 * ns] == 0, ac = !progressive || p[i + 5 + 2 * ns] != 0;
+      for (size_t c = 0; c < ns; ++c) {
+        const unsigned tables = p[i + 6 + 2 * c];
+        if ((dc && ((tables >> 4) > 3 || !defined[0][tables >> 4])) || (ac && ((tables & 15) > 3 || !defined[1][tables & 15])))
+          fail(name, ": corrupt JPEG (a scan uses an undefined Huffman table)");
       }
     }
     i += 2 + len;
@@ -96,8 +114,12 @@ uint32_t get_u32be(const unsigned char* p) { return uint32_t(p[0]) << 24 | uint3
 // chunk structure is checked here, as libpng does: every chunk complete, the CRC-32 of critical
 // chunks (IHDR, PLTE, IDAT, IEND) correct (ancillary chunks with bad CRCs are tolerated), and an
 // IEND chunk. Bytes after IEND are ignored.
+// One more: an empty IDAT before any image data is refused, because stb_image then copies zero
+// bytes into its not yet allocated buffer (memcpy from NULL: undefined behaviour, found by
+// tests/fuzz/fuzz_image_png.cpp under UBSan). Encoders do not write such a chunk.
 void check_png_chunks(const unsigned char* p, size_t n, const std::string& name) {
   size_t i = 8;
+  bool image_data = false;
   for (;;) {
     if (n - i < 12) fail(name, ": truncated PNG (the file ends before the IEND chunk)");
     const uint32_t len = get_u32be(p + i);
@@ -109,6 +131,10 @@ void check_png_chunks(const unsigned char* p, size_t n, const std::string& name)
     if (critical && (crc32(p + i + 4, size_t(len) + 4) ^ 0xFFFFFFFFu) != get_u32be(p + i + 8 + len))
       fail(name, ": corrupt PNG (CRC mismatch in chunk ", type, ")");
     if (type == "IEND") return;
+    if (type == "IDAT") {
+      if (len == 0 && !image_data) fail(name, ": unsupported PNG (an empty IDAT chunk before the image data)");
+      image_data = true;
+    }
     i += 12 + size_t(len);
   }
 }
@@ -169,9 +195,14 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
 
-  // 1. The container and the header only: format, dimensions, channels, bit depth.
-  if (is_png(data, bytes.size())) check_png_chunks(data, bytes.size(), name);
-  if (is_jpeg(data, bytes.size())) check_jpeg_segments(data, bytes.size(), name);
+  // 1. The container and the header only: format, dimensions, channels, bit depth. Only a file
+  // that starts with a PNG signature or a JPEG SOI marker reaches stb_image (which would also
+  // take a JPEG after fill bytes, FF FF D8, past our segment checks: found by
+  // tests/fuzz/fuzz_image_decode.cpp; PIL refuses such a file too).
+  const bool png = is_png(data, bytes.size()), jpeg = is_jpeg(data, bytes.size());
+  if (!png && !jpeg) fail(name, ": not a readable PNG or JPEG image (neither signature at the start of the file)");
+  if (png) check_png_chunks(data, bytes.size(), name);
+  if (jpeg) check_jpeg_segments(data, bytes.size(), name);
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, len, &width, &height, &channels))
     fail(name, ": not a readable PNG or JPEG image (", stbi_failure_reason(), ")");

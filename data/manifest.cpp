@@ -29,7 +29,9 @@ bool parse_label(const std::string& s, int& out) {
   const char* b = s.data();
   const char* e = s.data() + s.size();
   auto [p, ec] = std::from_chars(b, e, v);
-  if (ec != std::errc() || p != e || !std::isfinite(v) || v != std::floor(v)) return false;
+  // (the range check before the cast: a huge value such as -3e32 does not fit an int; found by
+  // tests/fuzz/fuzz_manifest.cpp under UBSan)
+  if (ec != std::errc() || p != e || !std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 1e6) return false;
   out = int(v);
   return true;
 }
@@ -65,6 +67,12 @@ Manifest read_manifest(const std::string& path) {
   text::CsvTable t = text::read_csv(path);
   Manifest m;
   m.path = path;
+  // A column named twice is ambiguous (which one is the image?); extra columns are kept by name,
+  // so a repeated one would silently lose values (found by tests/fuzz/fuzz_manifest.cpp).
+  for (size_t c = 0; c < t.header.size(); ++c)
+    for (size_t d = 0; d < c; ++d)
+      if (t.header[d] == t.header[c])
+        fail(path, ": column '", t.header[c], "' appears twice (columns ", d + 1, " and ", c + 1, ")");
   std::array<int64_t, 7> fixed;
   for (size_t c = 0; c < fixed.size(); ++c) fixed[c] = t.require_column(kManifestColumns[c]);
   std::array<int64_t, 14> chex;

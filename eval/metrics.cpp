@@ -74,7 +74,6 @@ double f1_from(double precision, double recall) {
 constexpr int kClasses = 4;
 constexpr std::array<const char*, 3> kCutNames = {"0v123", "01v23", "012v3"};  // cut k = 1, 2, 3
 constexpr std::array<std::array<int, 2>, 6> kPairs = {{{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}}};
-constexpr int kNumAucs = 3 + 6 + 4;
 
 // One binary task derived from the 4 classes: its samples, scores and targets.
 struct BinaryTask {

@@ -739,7 +739,8 @@ std::string results_table_html(const ExperimentTable& t, const std::string& task
     s += "</tr>\n";
   }
   s += "</thead><tbody>\n";
-  for (const auto& [method, encoder] : groups) {
+  for (const auto& group : groups) {
+    const std::string &method = group.first, &encoder = group.second;  // (clang < 16: no captured bindings)
     s += "<tr><th>" + esc(method) + "</th><td>" + esc(encoder) + "</td>";
     const TableRow* unbounded = find_row(method, encoder, "n/a");
     bool any_bounded = std::any_of(bounds.begin(), bounds.end(),

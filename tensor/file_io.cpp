@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,16 +16,23 @@
 
 namespace cxr {
 
+namespace {
+std::atomic<WriteSyscall> write_syscall{&::write};
+}  // namespace
+
+ScopedWriteHook::ScopedWriteHook(WriteSyscall hook) : previous_(write_syscall.exchange(hook)) {}
+ScopedWriteHook::~ScopedWriteHook() { write_syscall.store(previous_); }
+
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   CXR_CHECK(fd >= 0, path, ": cannot create temporary file ", tmp, ": ", std::strerror(errno));
   size_t written = 0;
   while (written < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
+    ssize_t w = write_syscall.load()(fd, bytes.data() + written, bytes.size() - written);
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      int err = w < 0 ? errno : EIO;  // write(2) returning 0 for a non-empty request: no progress
       ::close(fd);
       ::unlink(tmp.c_str());
       fail(path, ": write failed: ", std::strerror(err));
@@ -32,11 +40,20 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     written += static_cast<size_t>(w);
   }
   bool synced = ::fsync(fd) == 0;
-  ::close(fd);
+  int sync_err = errno;
+  if (::close(fd) != 0 && synced) synced = false, sync_err = errno;
   if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
+    int err = synced ? errno : sync_err;
     ::unlink(tmp.c_str());
     fail(path, ": could not commit the file: ", std::strerror(err));
+  }
+  // The rename itself is made durable by syncing the directory (best effort: a directory that
+  // cannot be opened for reading does not make the write fail).
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const int dir = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
 }
 

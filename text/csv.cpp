@@ -123,6 +123,9 @@ std::string csv_field(std::string_view s, char delimiter) {
   bool quote = !s.empty() && (s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t');
   for (char c : s)
     if (c == delimiter || c == '"' || c == '\n' || c == '\r') quote = true;
+  // A field starting with a UTF-8 byte-order mark: at the start of a file the reader would skip
+  // those bytes as the mark (found by tests/fuzz/fuzz_csv.cpp).
+  if (s.substr(0, 3) == "\xEF\xBB\xBF") quote = true;
   if (!quote) return std::string(s);
   std::string out = "\"";
   for (char c : s) {

@@ -25,6 +25,8 @@ class Vocab {
   // One token per line ('\n' stripped, and a trailing '\r'); a token repeated later takes the
   // later id, as Python's dict in the reference load_vocab.
   static Vocab load(const std::string& path);
+  // Atomic (tensor/file_io.h); throws for a token that holds a line break or ends in '\r', which
+  // one-per-line cannot hold.
   void save(const std::string& path) const;
 
   int64_t size() const { return static_cast<int64_t>(tokens_.size()); }

@@ -271,10 +271,19 @@ Tensor zero_loss(const StepOutput& out) {
   return z;
 }
 
-void remove_epoch_files(const runs::RunPaths& run, int64_t epoch, const std::vector<ScheduledOptimizer>& optimizers) {
+// After the commit of epoch `epoch`: every other file in state/ goes. Besides the previous epoch's
+// model and optimizers that is what a killed run can leave there: an older epoch's files (killed
+// between a commit and this clean-up) and temporary files of an interrupted atomic write
+// (*.tmp.<pid>, tensor/file_io.h). The run directory belongs to this one trainer.
+void remove_stale_state(const runs::RunPaths& run, int64_t epoch, const std::vector<ScheduledOptimizer>& optimizers) {
+  std::set<std::string> keep = {fs::path(run.trainer_state()).filename().string(),
+                                fs::path(run.state_model(epoch)).filename().string()};
+  for (auto& o : optimizers) keep.insert(fs::path(run.state_optimizer(o.name, epoch)).filename().string());
   std::error_code ec;
-  fs::remove(run.state_model(epoch), ec);
-  for (auto& o : optimizers) fs::remove(run.state_optimizer(o.name, epoch), ec);
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::directory_iterator(run.state_dir(), ec))
+    if (entry.is_regular_file() && !keep.count(entry.path().filename().string())) stale.push_back(entry.path());
+  for (const auto& p : stale) fs::remove(p, ec);
 }
 
 // ---- opening a run: a fresh one, or the resumption of one ----
@@ -545,7 +554,6 @@ class TrainingLoop {
     ev["elapsed_s"] = elapsed_s;
     run_.log(ev);
 
-    const int64_t previous = state_.epoch;
     state_.epoch = epoch, state_.step = step_, state_.metrics_bytes = run_.metrics_bytes(), state_.elapsed_s = elapsed_s;
     if (!par_.writer()) return;  // rank 0 writes the checkpoint
     nn::save_checkpoint(*method_.models, run_.state_model(epoch));
@@ -556,9 +564,13 @@ class TrainingLoop {
     }
     state_.generators.clear();
     for (auto& [name, gen] : method_.generators) state_.generators[name] = {gen->seed(), gen->offset()};
-    run_.write_state(state_);  // the commit point: from here on a resume starts after this epoch
-    if (previous > 0) remove_epoch_files(run_, previous, method_.optimizers);
+    // model.safetensors before the commit: a run killed after the commit of its last epoch is
+    // resumed with nothing left to train, so nothing would write it again (found while writing the
+    // SIGKILL-at-random-points test, tests/test_fault_injection.cpp). Killed before the commit, the
+    // resume retrains this epoch and writes the same bytes.
     nn::save_checkpoint(*method_.models, run_.model());
+    run_.write_state(state_);  // the commit point: from here on a resume starts after this epoch
+    remove_stale_state(run_, epoch, method_.optimizers);
     progress_.end_epoch(summary);
   }
 

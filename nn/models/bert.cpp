@@ -158,7 +158,8 @@ std::shared_ptr<Linear> linear(int64_t in, int64_t out) { return std::make_share
 // LayerNorm weight 1 and bias 0 (and the MLM head's bias 0).
 void init_bert_weights(const Module& m, const BertConfig& c, Generator* gen, BertInit init) {
   NoGradGuard no_grad;
-  for (auto& [name, p] : m.named_parameters()) {
+  for (auto& [name_binding, p] : m.named_parameters()) {
+    const std::string& name = name_binding;  // (clang before 16 cannot capture a structured binding)
     auto ends_with = [&](const std::string& s) {
       return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
     };

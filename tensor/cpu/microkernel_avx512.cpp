@@ -5,8 +5,12 @@
 #include "tensor/cpu/microkernel.h"
 
 #if defined(__x86_64__)
+#if defined(__clang__)  // (clang ignores GCC's target pragma; this is its equivalent)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma")
+#endif
 
 namespace cxr::cpu {
 namespace {
@@ -71,7 +75,11 @@ void row_dot_f64(int64_t rows, int64_t n, const double* g, int64_t gs, int64_t g
 }
 }  // namespace
 }  // namespace cxr::cpu
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace cxr::cpu {
 MicroKernelSet micro_kernels_avx512() {

@@ -8,15 +8,23 @@
 #include "tensor/cpu/vec.h"
 
 #if defined(__x86_64__)
+#if defined(__clang__)  // (clang ignores GCC's target pragma; this is its equivalent)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+#endif
 #include "tensor/cpu/vec_impl.h"
 namespace cxr::cpu {
 namespace {
 const VecKernels kAvx512{make_vec_ops<float>(), make_vec_ops<double>()};
 }
 }  // namespace cxr::cpu
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 namespace cxr::cpu {
 const VecKernels& vec_kernels_avx512() { return kAvx512; }
 }  // namespace cxr::cpu
