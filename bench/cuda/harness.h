@@ -85,6 +85,18 @@ CheckResult check_against_reference(const Tensor& output, const Tensor& referenc
 // bench/cuda/sgemm.cpp); the tests of the ladder use it too.
 Tolerance sgemm_tolerance(const cuda::KernelVersion& v, int64_t K);
 
+// The softmax family's tolerance (bench/cuda/softmax.cpp: worst-case bounds) for rows of `cols`,
+// max_abs_logit = max |scale x| of a fused problem (0 otherwise); and its problems' inputs, CPU
+// float32, with the float64 reference: x uniform in [-4, 4), a mask row of 0 then -10000 (a random
+// number of valid columns >= 1) per rows_per_mask rows (0: no mask, no scale).
+Tolerance softmax_tolerance(bool log, int64_t cols, double max_abs_logit);
+struct SoftmaxProblemData {
+  Tensor x, mask, reference;  // mask (rows / rows_per_mask, cols) or undefined
+  double max_abs_logit = 0;
+};
+SoftmaxProblemData softmax_problem_data(int64_t rows, int64_t cols, bool log, int64_t rows_per_mask, float scale,
+                                        uint64_t seed);
+
 // Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
 struct Peaks {
   double fp32_gflops = 0, tf32_gflops = 0, bf16_gflops = 0, dram_gbps = 0;
