@@ -1,6 +1,7 @@
 // norm.cu — batch norm and layer norm (forward and backward) and the dropout mask on CUDA tensors,
 // the contracts of tensor/kernels/norm.h and the reference formulas of ops/norm.cpp (derived in
-// docs/NORMALIZATION.md), statistics accumulated in double. The statistics are reductions on
+// docs/NORMALIZATION.md), statistics accumulated in double; but float32 layer norm forward on
+// contiguous rows runs the layer-norm ladder (cuda/kernels/layernorm/), in float32 math. The statistics are reductions on
 // the engine of reduce.cuh (per channel over (N, *) for batch norm, per row over the trailing dims
 // for layer norm; two passes, mean then squared deviations), the outputs elementwise maps that
 // find their channel/row/column through stride-0 "slot" operands. The dropout mask is Philox of
@@ -20,6 +21,7 @@
 //     ~1.6 G integer ops, >= ~100 us at ~16 T int32 ops/s: compute-bound.
 #include "cuda/device_math.cuh"
 #include "cuda/kernels.h"
+#include "cuda/kernels/layernorm/layernorm.h"
 #include "cuda/reduce.cuh"
 #include "tensor/philox.h"
 
@@ -328,6 +330,17 @@ void layer_norm_forward(const Tensor& x, int64_t normalized_ndim, const Tensor& 
   if (per_row.outputs == 0) return;
   CXR_CHECK(save_mean.is_contiguous() && save_rstd.is_contiguous(), "layer_norm: save_mean/save_rstd must be contiguous");
   const Tensor w = contiguous_or_undefined(weight), b = contiguous_or_undefined(bias);
+  // float32 on contiguous rows (the encoder's case) runs the kernel study's layer-norm ladder
+  // (cuda/kernels/layernorm/: its best, or CXR_CUDA_VERSION_LAYER_NORM), in float32 math.
+  if (x.dtype() == DType::Float32 && x.is_contiguous() && out.is_contiguous() && per_row.outputs <= INT32_MAX &&
+      per_row.count < (int64_t(1) << 24)) {
+    LayerNormArgs a;
+    a.rows = per_row.outputs, a.cols = per_row.count, a.eps = float(eps);
+    a.x = device_data<float>(x), a.out = device_data<float>(out);
+    a.weight = data_or_null<float>(w), a.bias = data_or_null<float>(b);
+    a.save_mean = device_data<float>(save_mean), a.save_rstd = device_data<float>(save_rstd);
+    return layer_norm_rows(selected_version(layer_norm_ladder()), a);
+  }
   const Tensor mean = device_doubles(per_row.outputs), rstd = device_doubles(per_row.outputs);
   visit_floating(x.dtype(), "layer_norm", [&]<typename T>() {
     mean_and_squared_deviations("layer_norm", per_row, device_data<T>(x), mean.data<double>(),

@@ -97,6 +97,20 @@ struct SoftmaxProblemData {
 SoftmaxProblemData softmax_problem_data(int64_t rows, int64_t cols, bool log, int64_t rows_per_mask, float scale,
                                         uint64_t seed);
 
+// The layer-norm family's tolerances (bench/cuda/layernorm.cpp: worst-case bounds) for rows of
+// `cols`, on y, the saved mean and the saved rstd; and its problems' inputs (CPU float32; weight
+// and bias undefined without affine) with the float64 reference.
+struct LayerNormTolerances {
+  Tolerance y, mean, rstd;
+};
+LayerNormTolerances layer_norm_tolerances(int64_t cols);
+struct LayerNormProblemData {
+  Tensor x, weight, bias;  // x (rows, cols); weight, bias (cols) or undefined
+  float eps = 1e-5f;
+  Tensor y, mean, rstd;  // float64: (rows, cols), (rows), (rows)
+};
+LayerNormProblemData layer_norm_problem_data(int64_t rows, int64_t cols, bool affine, uint64_t seed);
+
 // Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
 struct Peaks {
   double fp32_gflops = 0, tf32_gflops = 0, bf16_gflops = 0, dram_gbps = 0;
