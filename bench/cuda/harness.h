@@ -111,6 +111,15 @@ struct LayerNormProblemData {
 };
 LayerNormProblemData layer_norm_problem_data(int64_t rows, int64_t cols, bool affine, uint64_t seed);
 
+// The batch-norm statistics family's tolerance (bench/cuda/bnstats.cpp: worst-case bounds per
+// version) on (2, C) = mean, biased variance; and its problems' inputs (CPU float32 (N, C, HW),
+// x = 2 N(0, 1) + 1) with the float64 reference.
+Tolerance bn_stats_tolerance(const cuda::KernelVersion& v, int64_t N, int64_t C, int64_t HW);
+struct BnStatsProblemData {
+  Tensor x, reference;
+};
+BnStatsProblemData bn_stats_problem_data(int64_t N, int64_t C, int64_t HW, uint64_t seed);
+
 // Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
 struct Peaks {
   double fp32_gflops = 0, tf32_gflops = 0, bf16_gflops = 0, dram_gbps = 0;
