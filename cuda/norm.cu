@@ -2,8 +2,8 @@
 // the contracts of tensor/kernels/norm.h and the reference formulas of ops/norm.cpp (derived in
 // docs/NORMALIZATION.md), statistics accumulated in double; but float32 layer norm forward on
 // contiguous rows and float32 batch-norm training statistics of a contiguous input run the
-// kernel study's ladders (cuda/kernels/layernorm/, cuda/kernels/bnstats/), in float32 math. The statistics are reductions on
-// the engine of reduce.cuh (per channel over (N, *) for batch norm, per row over the trailing dims
+// kernel study's ladders (cuda/kernels/layernorm/, cuda/kernels/bnstats/), in float32 math.
+// Otherwise the statistics are reductions on the engine of reduce.cuh (per channel over (N, *) for batch norm, per row over the trailing dims
 // for layer norm; two passes, mean then squared deviations), the outputs elementwise maps that
 // find their channel/row/column through stride-0 "slot" operands. The dropout mask is Philox of
 // tensor/philox.h, the CPU's own function, so the masks are the CPU's bit for bit.

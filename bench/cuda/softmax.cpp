@@ -24,8 +24,9 @@ namespace cxr::bench {
 //     <= S, so <= (cols - 1) u S over a sequential row (v1; the tree versions less), each term
 //     carries expf's <= 2 ulp (4u relative), and online rescales (v4) and the tree's combines add
 //     <= ~6u per step, at most cols/32 + 5 steps: S is within (cols + 40) u relative.
-//   softmax p = e^(t - m) (1/S): exp 4u, the reciprocal and the multiply u each: rtol (cols + 48) u. The rounding of t - m
-//     (u |t - m|) changes p by p |t - m| u <= u/e absolutely (y e^-y <= 1/e): atol u.
+//   softmax p = e^(t - m) (1/S): exp 4u, the reciprocal and the multiply u each: rtol (cols + 48) u.
+//     The rounding of t - m (u |t - m|) changes p by p |t - m| u <= u/e absolutely (y e^-y <= 1/e):
+//     atol u.
 //   log_softmax y = (t - m) - log S: S's error is absolute in log S ((cols + 40) u), logf <= 1 ulp
 //     of log S <= ln cols, the subtraction t - m and the final rounding u (|y| + ln cols) each:
 //     atol (cols + 48 + 3 ln cols) u, rtol 4u.
