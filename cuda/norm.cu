@@ -1,7 +1,9 @@
 // norm.cu — batch norm and layer norm (forward and backward) and the dropout mask on CUDA tensors,
 // the contracts of tensor/kernels/norm.h and the reference formulas of ops/norm.cpp (derived in
-// docs/NORMALIZATION.md), statistics accumulated in double. The statistics are reductions on
-// the engine of reduce.cuh (per channel over (N, *) for batch norm, per row over the trailing dims
+// docs/NORMALIZATION.md), statistics accumulated in double; but float32 layer norm forward on
+// contiguous rows and float32 batch-norm training statistics of a contiguous input run the
+// kernel study's ladders (cuda/kernels/layernorm/, cuda/kernels/bnstats/), in float32 math.
+// Otherwise the statistics are reductions on the engine of reduce.cuh (per channel over (N, *) for batch norm, per row over the trailing dims
 // for layer norm; two passes, mean then squared deviations), the outputs elementwise maps that
 // find their channel/row/column through stride-0 "slot" operands. The dropout mask is Philox of
 // tensor/philox.h, the CPU's own function, so the masks are the CPU's bit for bit.
@@ -20,6 +22,8 @@
 //     ~1.6 G integer ops, >= ~100 us at ~16 T int32 ops/s: compute-bound.
 #include "cuda/device_math.cuh"
 #include "cuda/kernels.h"
+#include "cuda/kernels/bnstats/bnstats.h"
+#include "cuda/kernels/layernorm/layernorm.h"
 #include "cuda/reduce.cuh"
 #include "tensor/philox.h"
 
@@ -110,6 +114,17 @@ struct BatchNormTrainFinish {
     rv = T((1 - momentum) * double(rv) + momentum * ss / (count - 1));
   }
 };
+
+// Training on the bn_stats ladder's float32 mean and biased variance (stats: mean[C] then var[C]):
+// the same finish, with ss = var x count.
+template <typename T>
+__global__ void batch_norm_finish_kernel(int64_t channels, const float* stats, double* mean,
+                                         BatchNormTrainFinish<T> finish) {
+  CXR_GRID_STRIDE_LOOP(c, channels) {
+    mean[c] = double(stats[c]);
+    finish(c, mean[c], double(stats[channels + c]) * finish.count);
+  }
+}
 
 // Evaluation: the statistics are the running ones.
 template <typename T>
@@ -273,7 +288,20 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
       const BatchNormTrainFinish<T> finish{double(per_channel.count), eps, momentum, invstd.data<double>(),
                                            device_data<T>(save_mean), device_data<T>(save_invstd), rm, rv,
                                            rm_stride, rv_stride};
-      mean_and_squared_deviations("batch_norm", per_channel, device_data<T>(x), mean.data<double>(), finish);
+      const int64_t N = x.size(0), HW = C == 0 || N == 0 ? 0 : x.numel() / (N * C);
+      if (std::is_same_v<T, float> && x.is_contiguous() && N * HW < (int64_t(1) << 24)) {
+        // float32 NCHW: the kernel study's batch-norm statistics ladder (cuda/kernels/bnstats/:
+        // its best, or CXR_CUDA_VERSION_BN_STATS), in float32 math.
+        const Tensor stats = empty({2 * C}, {DType::Float32, Device::CUDA, false});
+        BnStatsArgs a;
+        a.N = N, a.C = C, a.HW = HW;
+        a.x = device_data<float>(x), a.mean = stats.data<float>(), a.var = stats.data<float>() + C;
+        bn_stats(selected_version(bn_stats_ladder()), a);
+        launch("batch_norm", batch_norm_finish_kernel<T>, blocks_for(C), kBlock, C,
+               static_cast<const float*>(stats.data<float>()), mean.data<double>(), finish);
+      } else {
+        mean_and_squared_deviations("batch_norm", per_channel, device_data<T>(x), mean.data<double>(), finish);
+      }
     } else {
       CXR_CHECK(rm && rv, "batch_norm: running_mean and running_var must be defined in evaluation mode");
       launch("batch_norm", batch_norm_eval_stats_kernel<T>, blocks_for(C), kBlock, C, static_cast<const T*>(rm),
@@ -328,6 +356,17 @@ void layer_norm_forward(const Tensor& x, int64_t normalized_ndim, const Tensor& 
   if (per_row.outputs == 0) return;
   CXR_CHECK(save_mean.is_contiguous() && save_rstd.is_contiguous(), "layer_norm: save_mean/save_rstd must be contiguous");
   const Tensor w = contiguous_or_undefined(weight), b = contiguous_or_undefined(bias);
+  // float32 on contiguous rows (the encoder's case) runs the kernel study's layer-norm ladder
+  // (cuda/kernels/layernorm/: its best, or CXR_CUDA_VERSION_LAYER_NORM), in float32 math.
+  if (x.dtype() == DType::Float32 && x.is_contiguous() && out.is_contiguous() && per_row.outputs <= INT32_MAX &&
+      per_row.count < (int64_t(1) << 24)) {
+    LayerNormArgs a;
+    a.rows = per_row.outputs, a.cols = per_row.count, a.eps = float(eps);
+    a.x = device_data<float>(x), a.out = device_data<float>(out);
+    a.weight = data_or_null<float>(w), a.bias = data_or_null<float>(b);
+    a.save_mean = device_data<float>(save_mean), a.save_rstd = device_data<float>(save_rstd);
+    return layer_norm_rows(selected_version(layer_norm_ladder()), a);
+  }
   const Tensor mean = device_doubles(per_row.outputs), rstd = device_doubles(per_row.outputs);
   visit_floating(x.dtype(), "layer_norm", [&]<typename T>() {
     mean_and_squared_deviations("layer_norm", per_row, device_data<T>(x), mean.data<double>(),

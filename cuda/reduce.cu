@@ -5,6 +5,8 @@
 // bit-reproducible and independent of the device. Same accumulators as the reference kernels
 // (ops/reduce.cpp): double for float32 sums/means/variances, int64 for int64 sums, exact T for
 // max/min; only the order of the additions differs from the CPU's row-major one.
+// The exception: float32 softmax/log_softmax along a contiguous last dim runs the softmax ladder
+// (cuda/kernels/softmax/) in float32 math, a few float32 roundings from the reference.
 //
 // Cost (n input elements of b bytes, m outputs; on an H100, 3.35 TB/s and 67 TFLOP/s FP32 or
 // 34 TFLOP/s FP64): every kernel is memory-bound.
@@ -17,6 +19,7 @@
 //     a (4096, 1000) float32 softmax, 33 MB, >= 9.8 us.
 #include "cuda/device_math.cuh"
 #include "cuda/kernels.h"
+#include "cuda/kernels/softmax/softmax.h"
 #include "cuda/reduce.cuh"
 
 namespace cxr::cuda {
@@ -217,8 +220,21 @@ void var(const Tensor& x, const Tensor& out, int64_t correction) {
   });
 }
 
+// float32 along a contiguous last dim (the attention's and the losses' case) runs the kernel
+// study's softmax ladder (cuda/kernels/softmax/, docs/KERNELS.md: its best, or
+// CXR_CUDA_VERSION_SOFTMAX), in float32 math; everything else the general kernel above, in double.
 void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) {
   const char* op = log ? "log_softmax" : "softmax";
+  if (x.dtype() == DType::Float32 && x.dim() > 0 && dim == x.dim() - 1 && x.is_contiguous() && out.is_contiguous() &&
+      x.numel() / std::max<int64_t>(x.size(dim), 1) <= INT32_MAX) {
+    SoftmaxArgs a;
+    a.cols = x.size(dim);
+    a.rows = a.cols == 0 ? 0 : x.numel() / a.cols;
+    a.x = device_data<float>(x);
+    a.out = device_data<float>(out);
+    a.log = log;
+    return softmax_rows(selected_version(softmax_ladder()), a);
+  }
   Shape lines = x.shape();
   if (x.dim() > 0) {
     CXR_CHECK(dim >= 0 && dim < x.dim(), op, ": bad dim ", dim, " for shape ", shape_str(x.shape()));

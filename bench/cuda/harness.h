@@ -85,6 +85,41 @@ CheckResult check_against_reference(const Tensor& output, const Tensor& referenc
 // bench/cuda/sgemm.cpp); the tests of the ladder use it too.
 Tolerance sgemm_tolerance(const cuda::KernelVersion& v, int64_t K);
 
+// The softmax family's tolerance (bench/cuda/softmax.cpp: worst-case bounds) for rows of `cols`,
+// max_abs_logit = max |scale x| of a fused problem (0 otherwise); and its problems' inputs, CPU
+// float32, with the float64 reference: x uniform in [-4, 4), a mask row of 0 then -10000 (a random
+// number of valid columns >= 1) per rows_per_mask rows (0: no mask, no scale).
+Tolerance softmax_tolerance(bool log, int64_t cols, double max_abs_logit);
+struct SoftmaxProblemData {
+  Tensor x, mask, reference;  // mask (rows / rows_per_mask, cols) or undefined
+  double max_abs_logit = 0;
+};
+SoftmaxProblemData softmax_problem_data(int64_t rows, int64_t cols, bool log, int64_t rows_per_mask, float scale,
+                                        uint64_t seed);
+
+// The layer-norm family's tolerances (bench/cuda/layernorm.cpp: worst-case bounds) for rows of
+// `cols`, on y, the saved mean and the saved rstd; and its problems' inputs (CPU float32; weight
+// and bias undefined without affine) with the float64 reference.
+struct LayerNormTolerances {
+  Tolerance y, mean, rstd;
+};
+LayerNormTolerances layer_norm_tolerances(int64_t cols);
+struct LayerNormProblemData {
+  Tensor x, weight, bias;  // x (rows, cols); weight, bias (cols) or undefined
+  float eps = 1e-5f;
+  Tensor y, mean, rstd;  // float64: (rows, cols), (rows), (rows)
+};
+LayerNormProblemData layer_norm_problem_data(int64_t rows, int64_t cols, bool affine, uint64_t seed);
+
+// The batch-norm statistics family's tolerance (bench/cuda/bnstats.cpp: worst-case bounds per
+// version) on (2, C) = mean, biased variance; and its problems' inputs (CPU float32 (N, C, HW),
+// x = 2 N(0, 1) + 1) with the float64 reference.
+Tolerance bn_stats_tolerance(const cuda::KernelVersion& v, int64_t N, int64_t C, int64_t HW);
+struct BnStatsProblemData {
+  Tensor x, reference;
+};
+BnStatsProblemData bn_stats_problem_data(int64_t N, int64_t C, int64_t HW, uint64_t seed);
+
 // Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
 struct Peaks {
   double fp32_gflops = 0, tf32_gflops = 0, bf16_gflops = 0, dram_gbps = 0;

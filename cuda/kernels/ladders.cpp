@@ -1,11 +1,14 @@
 // ladders.cpp — every kernel ladder of the backend, in the order docs/KERNELS.md lists them.
+#include "cuda/kernels/bnstats/bnstats.h"
+#include "cuda/kernels/layernorm/layernorm.h"
 #include "cuda/kernels/sgemm/sgemm.h"
+#include "cuda/kernels/softmax/softmax.h"
 #include "cuda/kernels/versions.h"
 
 namespace cxr::cuda {
 
 const std::vector<const KernelLadder*>& kernel_ladders() {
-  static const std::vector<const KernelLadder*> all = {&sgemm_ladder()};
+  static const std::vector<const KernelLadder*> all = {&sgemm_ladder(), &softmax_ladder(), &layer_norm_ladder(), &bn_stats_ladder()};
   return all;
 }
 
