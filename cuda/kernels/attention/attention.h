@@ -21,7 +21,8 @@ namespace cxr::cuda {
 
 // Element (b, h, s, d) at data[b * batch_stride + h * head_stride + s *
 // row_stride + d].
-template <typename T> struct HeadsRef {
+template <typename T>
+struct HeadsRef {
   T *data = nullptr;
   int64_t batch_stride = 0, head_stride = 0, row_stride = 0;
 };
@@ -34,16 +35,15 @@ HeadsRef<T> contiguous_heads(T *data, int64_t H, int64_t S, int64_t D) {
 
 struct AttentionArgs {
   int64_t batch = 0, heads = 0, seq = 0, head_dim = 0;
-  float scale = 1;                 // 1/sqrt(D) in the encoder
-  const float *key_mask = nullptr; // (B, S) contiguous, added to every head's
-                                   // and query's scores; or none
-  HeadsRef<const float> q, k, v;   // forward and backward inputs
-  HeadsRef<float>
-      o; // forward: written; backward: read (v2's D_i = rowsum(dO * O))
-  float *lse = nullptr;      // (B, H, S): forward writes it, backward reads it
-  HeadsRef<const float> d_o; // backward: the upstream gradient of O
+  float scale = 1;                  // 1/sqrt(D) in the encoder
+  const float *key_mask = nullptr;  // (B, S) contiguous, added to every head's
+                                    // and query's scores; or none
+  HeadsRef<const float> q, k, v;    // forward and backward inputs
+  HeadsRef<float> o;                // forward: written; backward: read (v2's D_i = rowsum(dO * O))
+  float *lse = nullptr;             // (B, H, S): forward writes it, backward reads it
+  HeadsRef<const float> d_o;        // backward: the upstream gradient of O
   HeadsRef<float> d_q, d_k,
-      d_v; // backward: written (assigned, not accumulated)
+      d_v;  // backward: written (assigned, not accumulated)
   // Device scratch of attention_workspace_floats(version, args) floats. v1's
   // forward leaves the probabilities there for its backward, so a backward must
   // follow the forward of the same version on the same workspace (and the same
@@ -63,4 +63,4 @@ size_t attention_workspace_floats(int version, const AttentionArgs &args);
 void attention_forward(int version, const AttentionArgs &args);
 void attention_backward(int version, const AttentionArgs &args);
 
-} // namespace cxr::cuda
+}  // namespace cxr::cuda

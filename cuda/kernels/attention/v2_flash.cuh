@@ -49,296 +49,257 @@
 
 namespace cxr::cuda::attention_v2 {
 
-constexpr int kD = 64; // the head dimension held (D <= kD, the rest zeros)
-constexpr int kPitch =
-    kD + 4; // rows a thread reads alone: float4 reads spread over the banks
-constexpr int kRows = 64;    // forward and dQ: queries per block, a thread each
-constexpr int kKeys = 32;    // forward: keys per K/V tile
-constexpr int kDqKeys = 16;  // dQ: keys per K/V tile
-constexpr int kKeyRows = 64; // dK/dV: keys per block, a thread each
-constexpr int kQueryTile = 16; // dK/dV: queries per Q/dO tile
+constexpr int kD = 64;         // the head dimension held (D <= kD, the rest zeros)
+constexpr int kHalf = kD / 2;  // the elements of a row each lane of a pair holds
+constexpr int kRows = 64;      // forward and dQ: queries per block, a lane pair each
+constexpr int kKeyRows = 64;   // dK/dV: keys per block, a lane pair each
+constexpr int kThreads = 2 * kRows;
+constexpr int kTile = 32;  // rows of the streamed tiles (K/V, or Q/dO)
 constexpr int kDeltaRowsPerBlock = 4;
+
+// Lane half h of a pair holds the float4 chunks 2c + h of a row (c = 0..7): element e of its
+// registers is d = 8 (e / 4) + 4 h + e % 4. Interleaving the chunks puts the pair's two reads of a
+// broadcast tile row 16 bytes apart, in different banks: one shared wavefront for the warp.
+__device__ inline int dim_of(int e, int half) { return 8 * (e / 4) + 4 * half + e % 4; }
 
 // The (S, D) matrix of head (b, h).
 template <typename T>
-__device__ inline T *head(const HeadsRef<T> &r, int64_t b, int64_t h) {
+__device__ inline T* head(const HeadsRef<T>& r, int64_t b, int64_t h) {
   return r.data + b * r.batch_stride + h * r.head_stride;
 }
 
-// Rows [row0, row0 + R) of one head's (S, D) matrix into tile[R][P], zeros past
-// S and D; the block's threads walk the elements in order, so consecutive
-// threads read consecutive d.
-template <int R, int P>
-__device__ inline void load_rows(float (*tile)[P], const float *base,
-                                 int64_t row_stride, int row0, int S, int D) {
-  for (int e = int(threadIdx.x); e < R * kD; e += int(blockDim.x)) {
+// Rows [row0, row0 + kTile) of one head's (S, D) matrix into tile[kTile][kD], zeros past S and
+// D; the block's threads walk the elements in order, so consecutive threads read consecutive d.
+__device__ inline void load_tile(float (*tile)[kD], const float* base, int64_t row_stride, int row0, int S, int D) {
+  for (int e = int(threadIdx.x); e < kTile * kD; e += int(blockDim.x)) {
     const int r = e / kD, d = e % kD, row = row0 + r;
     tile[r][d] = row < S && d < D ? base[int64_t(row) * row_stride + d] : 0.0f;
   }
 }
 
-__device__ inline float dot4(const float4 &a, const float4 &b, float acc) {
-  acc += a.x * b.x;
-  acc += a.y * b.y;
-  acc += a.z * b.z;
-  acc += a.w * b.w;
-  return acc;
+// This lane's half of row `row` (zeros past S and D) into registers.
+__device__ inline void load_half(float (&x)[kHalf], const float* row_data, bool inside, int D, int half) {
+#pragma unroll
+  for (int e = 0; e < kHalf; ++e) {
+    const int d = dim_of(e, half);
+    x[e] = inside && d < D ? row_data[d] : 0.0f;
+  }
 }
-__device__ inline const float4 &at4(const float *p, int d) {
-  return *reinterpret_cast<const float4 *>(p + d);
+__device__ inline void store_half(float* row_data, const float (&x)[kHalf], float factor, int D, int half) {
+#pragma unroll
+  for (int e = 0; e < kHalf; ++e) {
+    const int d = dim_of(e, half);
+    if (d < D) row_data[d] = factor * x[e];
+  }
+}
+
+__device__ inline const float4& chunk(const float* tile_row, int c, int half) {
+  return *reinterpret_cast<const float4*>(tile_row + 8 * c + 4 * half);
+}
+
+// x . (a tile row), over the pair: each lane sums its half, then the two halves are added (the
+// same two numbers on both lanes, so both get the same sum).
+__device__ inline float pair_dot(const float (&x)[kHalf], const float* tile_row, int half) {
+  float dot = 0;
+#pragma unroll
+  for (int c = 0; c < kHalf / 4; ++c) {
+    const float4 y = chunk(tile_row, c, half);
+    dot += x[4 * c] * y.x;
+    dot += x[4 * c + 1] * y.y;
+    dot += x[4 * c + 2] * y.z;
+    dot += x[4 * c + 3] * y.w;
+  }
+  return dot + __shfl_xor_sync(0xffffffffu, dot, 1);
+}
+
+// acc += w (a tile row), this lane's half.
+__device__ inline void axpy_half(float (&acc)[kHalf], float w, const float* tile_row, int half) {
+#pragma unroll
+  for (int c = 0; c < kHalf / 4; ++c) {
+    const float4 y = chunk(tile_row, c, half);
+    acc[4 * c] += w * y.x;
+    acc[4 * c + 1] += w * y.y;
+    acc[4 * c + 2] += w * y.z;
+    acc[4 * c + 3] += w * y.w;
+  }
 }
 
 // blockIdx.x: a tile of kRows queries; blockIdx.y: b * H + h.
-__global__ void __launch_bounds__(kRows) forward_kernel(AttentionArgs a) {
-  alignas(16) __shared__ float ks[kKeys][kD];
-  alignas(16) __shared__ float vs[kKeys][kD];
-  __shared__ float mask_s[kKeys];
-  const int S = int(a.seq), D = int(a.head_dim);
+__global__ void __launch_bounds__(kThreads) forward_kernel(AttentionArgs a) {
+  alignas(16) __shared__ float ks[kTile][kD];
+  alignas(16) __shared__ float vs[kTile][kD];
+  __shared__ float mask_s[kTile];
+  const int S = int(a.seq), D = int(a.head_dim), half = int(threadIdx.x % 2);
   const int64_t b = blockIdx.y / a.heads, h = blockIdx.y % a.heads;
-  const int i = int(blockIdx.x) * kRows + int(threadIdx.x);
+  const int i = int(blockIdx.x) * kRows + int(threadIdx.x / 2);
   const bool active = i < S;
-  const float *q = head(a.q, b, h) + int64_t(i) * a.q.row_stride;
-  const float *k = head(a.k, b, h);
-  const float *v = head(a.v, b, h);
-  const float *mask = a.key_mask ? a.key_mask + b * a.seq : nullptr;
+  const float* k = head(a.k, b, h);
+  const float* v = head(a.v, b, h);
+  const float* mask = a.key_mask ? a.key_mask + b * a.seq : nullptr;
   const float inf = Limits<float>::infinity();
 
-  float qr[kD], acc[kD];
+  float q[kHalf], acc[kHalf];
+  load_half(q, head(a.q, b, h) + int64_t(active ? i : 0) * a.q.row_stride, active, D, half);
 #pragma unroll
-  for (int d = 0; d < kD; ++d) {
-    qr[d] = active && d < D ? q[d] : 0.0f;
-    acc[d] = 0;
-  }
+  for (int e = 0; e < kHalf; ++e) acc[e] = 0;
   float m = -inf, l = 0;
-  for (int j0 = 0; j0 < S; j0 += kKeys) {
-    __syncthreads(); // the previous tile is used up
-    load_rows<kKeys, kD>(ks, k, a.k.row_stride, j0, S, D);
-    load_rows<kKeys, kD>(vs, v, a.v.row_stride, j0, S, D);
-    if (threadIdx.x < kKeys) {
+  for (int j0 = 0; j0 < S; j0 += kTile) {
+    __syncthreads();  // the previous tile is used up
+    load_tile(ks, k, a.k.row_stride, j0, S, D);
+    load_tile(vs, v, a.v.row_stride, j0, S, D);
+    if (threadIdx.x < kTile) {
       const int j = j0 + int(threadIdx.x);
-      mask_s[threadIdx.x] =
-          j < S ? (mask ? mask[j] : 0.0f) : -inf; // keys past S weigh nothing
+      mask_s[threadIdx.x] = j < S ? (mask ? mask[j] : 0.0f) : -inf;  // keys past S weigh nothing
     }
     __syncthreads();
-    float s[kKeys];
+    float s[kTile];
     float tile_max = -inf;
 #pragma unroll
-    for (int j = 0; j < kKeys; ++j) {
-      float dot = 0;
-#pragma unroll
-      for (int d = 0; d < kD; d += 4)
-        dot = dot4(make_float4(qr[d], qr[d + 1], qr[d + 2], qr[d + 3]),
-                   at4(ks[j], d), dot);
-      s[j] = dot * a.scale + mask_s[j];
+    for (int j = 0; j < kTile; ++j) {
+      s[j] = pair_dot(q, ks[j], half) * a.scale + mask_s[j];
       tile_max = fmaxf(tile_max, s[j]);
     }
     const float m_new = fmaxf(m, tile_max);
-    const float base =
-        m_new == -inf
-            ? 0.0f
-            : m_new; // every key so far masked with -inf: p = 0, no NaN
+    const float base = m_new == -inf ? 0.0f : m_new;  // every key so far masked with -inf: p = 0, no NaN
     const float correction = expf(m - base);
     l *= correction;
 #pragma unroll
-    for (int d = 0; d < kD; ++d)
-      acc[d] *= correction;
+    for (int e = 0; e < kHalf; ++e) acc[e] *= correction;
 #pragma unroll
-    for (int j = 0; j < kKeys; ++j) {
+    for (int j = 0; j < kTile; ++j) {
       const float p = expf(s[j] - base);
       l += p;
-#pragma unroll
-      for (int d = 0; d < kD; d += 4) {
-        const float4 vv = at4(vs[j], d);
-        acc[d] += p * vv.x;
-        acc[d + 1] += p * vv.y;
-        acc[d + 2] += p * vv.z;
-        acc[d + 3] += p * vv.w;
-      }
+      axpy_half(acc, p, vs[j], half);
     }
     m = m_new;
   }
-  if (!active)
-    return;
-  float *o = head(a.o, b, h) + int64_t(i) * a.o.row_stride;
-  const float inv = 1.0f / l;
-#pragma unroll
-  for (int d = 0; d < kD; ++d)
-    if (d < D)
-      o[d] = acc[d] * inv;
-  a.lse[(b * a.heads + h) * a.seq + i] = m + logf(l);
+  if (!active) return;
+  store_half(head(a.o, b, h) + int64_t(i) * a.o.row_stride, acc, 1.0f / l, D, half);
+  if (half == 0) a.lse[(b * a.heads + h) * a.seq + i] = m + logf(l);
 }
 
-// delta[r] = sum_d dO[r][d] O[r][d] for row r = (b * H + h) * S + i: a warp per
-// row.
-__global__ void __launch_bounds__(32 * kDeltaRowsPerBlock)
-    delta_kernel(AttentionArgs a, float *delta) {
+// delta[r] = sum_d dO[r][d] O[r][d] for row r = (b * H + h) * S + i: a warp per row.
+__global__ void __launch_bounds__(32 * kDeltaRowsPerBlock) delta_kernel(AttentionArgs a, float* delta) {
   const int64_t r = int64_t(blockIdx.x) * kDeltaRowsPerBlock + threadIdx.x / 32;
   const int lane = int(threadIdx.x % 32);
-  if (r >= a.batch * a.heads * a.seq)
-    return;
-  const int64_t i = r % a.seq, bh = r / a.seq, b = bh / a.heads,
-                h = bh % a.heads;
-  const float *d_o = head(a.d_o, b, h) + i * a.d_o.row_stride;
-  const float *o = head(a.o, b, h) + i * a.o.row_stride;
+  if (r >= a.batch * a.heads * a.seq) return;
+  const int64_t i = r % a.seq, bh = r / a.seq, b = bh / a.heads, h = bh % a.heads;
+  const float* d_o = head(a.d_o, b, h) + i * a.d_o.row_stride;
+  const float* o = head(a.o, b, h) + i * a.o.row_stride;
   float sum = 0;
-  for (int64_t d = lane; d < a.head_dim; d += 32)
-    sum += d_o[d] * o[d];
-  for (int m = 16; m > 0; m >>= 1)
-    sum += __shfl_xor_sync(0xffffffffu, sum, m);
-  if (lane == 0)
-    delta[r] = sum;
+  for (int64_t d = lane; d < a.head_dim; d += 32) sum += d_o[d] * o[d];
+  for (int m = 16; m > 0; m >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, m);
+  if (lane == 0) delta[r] = sum;
 }
 
-// blockIdx.x: a tile of kKeyRows keys; blockIdx.y: b * H + h.
-__global__ void __launch_bounds__(kKeyRows)
-    dkdv_kernel(AttentionArgs a, const float *delta) {
-  alignas(16) __shared__ float k_own[kKeyRows][kPitch];
-  alignas(16) __shared__ float v_own[kKeyRows][kPitch];
-  alignas(16) __shared__ float qs[kQueryTile][kD];
-  alignas(16) __shared__ float dos[kQueryTile][kD];
-  __shared__ float lse_s[kQueryTile], delta_s[kQueryTile];
-  const int S = int(a.seq), D = int(a.head_dim), t = int(threadIdx.x);
-  const int64_t b = blockIdx.y / a.heads, h = blockIdx.y % a.heads,
-                bh = int64_t(blockIdx.y);
-  const int j0 = int(blockIdx.x) * kKeyRows, j = j0 + t;
-  const float *q = head(a.q, b, h);
-  const float *d_o = head(a.d_o, b, h);
-  load_rows<kKeyRows, kPitch>(k_own, head(a.k, b, h), a.k.row_stride, j0, S, D);
-  load_rows<kKeyRows, kPitch>(v_own, head(a.v, b, h), a.v.row_stride, j0, S, D);
-  const float mask_j = a.key_mask && j < S ? a.key_mask[b * a.seq + j] : 0.0f;
-
-  float dk[kD], dv[kD];
+// blockIdx.x: a tile of kKeyRows keys; blockIdx.y: b * H + h. A lane pair per key j holds k_j,
+// v_j, dK_j and dV_j (halves) in registers and walks the queries in order.
+__global__ void __launch_bounds__(kThreads) dkdv_kernel(AttentionArgs a, const float* delta) {
+  alignas(16) __shared__ float qs[kTile][kD];
+  alignas(16) __shared__ float dos[kTile][kD];
+  __shared__ float lse_s[kTile], delta_s[kTile];
+  const int S = int(a.seq), D = int(a.head_dim), t = int(threadIdx.x), half = t % 2;
+  const int64_t b = blockIdx.y / a.heads, h = blockIdx.y % a.heads, bh = int64_t(blockIdx.y);
+  const int j = int(blockIdx.x) * kKeyRows + t / 2;
+  const bool active = j < S;
+  const float* q = head(a.q, b, h);
+  const float* d_o = head(a.d_o, b, h);
+  float k[kHalf], v[kHalf], dk[kHalf], dv[kHalf];
+  load_half(k, head(a.k, b, h) + int64_t(active ? j : 0) * a.k.row_stride, active, D, half);
+  load_half(v, head(a.v, b, h) + int64_t(active ? j : 0) * a.v.row_stride, active, D, half);
+  const float mask_j = a.key_mask && active ? a.key_mask[b * a.seq + j] : 0.0f;
 #pragma unroll
-  for (int d = 0; d < kD; ++d)
-    dk[d] = dv[d] = 0;
-  for (int i0 = 0; i0 < S; i0 += kQueryTile) {
-    __syncthreads(); // the own rows are loaded; the previous tile is used up
-    load_rows<kQueryTile, kD>(qs, q, a.q.row_stride, i0, S, D);
-    load_rows<kQueryTile, kD>(dos, d_o, a.d_o.row_stride, i0, S, D);
-    if (t < kQueryTile) {
+  for (int e = 0; e < kHalf; ++e) dk[e] = dv[e] = 0;
+  for (int i0 = 0; i0 < S; i0 += kTile) {
+    __syncthreads();  // the previous tile is used up
+    load_tile(qs, q, a.q.row_stride, i0, S, D);
+    load_tile(dos, d_o, a.d_o.row_stride, i0, S, D);
+    if (t < kTile) {
       const int i = i0 + t;
       lse_s[t] = i < S ? a.lse[bh * a.seq + i] : 0.0f;
       delta_s[t] = i < S ? delta[bh * a.seq + i] : 0.0f;
     }
     __syncthreads();
-    const int rows = S - i0 < kQueryTile ? S - i0 : kQueryTile;
+    const int rows = S - i0 < kTile ? S - i0 : kTile;
     for (int r = 0; r < rows; ++r) {
-      float qk = 0, dov = 0;
-#pragma unroll
-      for (int d = 0; d < kD; d += 4) {
-        qk = dot4(at4(qs[r], d), at4(k_own[t], d), qk);
-        dov = dot4(at4(dos[r], d), at4(v_own[t], d), dov);
-      }
+      const float qk = pair_dot(k, qs[r], half);
+      const float dov = pair_dot(v, dos[r], half);
       const float p = expf(qk * a.scale + mask_j - lse_s[r]);
       const float ds = p * (dov - delta_s[r]);
-#pragma unroll
-      for (int d = 0; d < kD; ++d) {
-        dv[d] += p * dos[r][d];
-        dk[d] += ds * qs[r][d];
-      }
+      axpy_half(dv, p, dos[r], half);
+      axpy_half(dk, ds, qs[r], half);
     }
   }
-  if (j >= S)
-    return;
-  float *d_k = head(a.d_k, b, h) + int64_t(j) * a.d_k.row_stride;
-  float *d_v = head(a.d_v, b, h) + int64_t(j) * a.d_v.row_stride;
-#pragma unroll
-  for (int d = 0; d < kD; ++d)
-    if (d < D) {
-      d_k[d] = a.scale * dk[d];
-      d_v[d] = dv[d];
-    }
+  if (!active) return;
+  store_half(head(a.d_k, b, h) + int64_t(j) * a.d_k.row_stride, dk, a.scale, D, half);
+  store_half(head(a.d_v, b, h) + int64_t(j) * a.d_v.row_stride, dv, 1.0f, D, half);
 }
 
-// blockIdx.x: a tile of kRows queries; blockIdx.y: b * H + h.
-__global__ void __launch_bounds__(kRows)
-    dq_kernel(AttentionArgs a, const float *delta) {
-  alignas(16) __shared__ float q_own[kRows][kPitch];
-  alignas(16) __shared__ float do_own[kRows][kPitch];
-  alignas(16) __shared__ float ks[kDqKeys][kD];
-  alignas(16) __shared__ float vs[kDqKeys][kD];
-  __shared__ float mask_s[kDqKeys];
-  const int S = int(a.seq), D = int(a.head_dim), t = int(threadIdx.x);
-  const int64_t b = blockIdx.y / a.heads, h = blockIdx.y % a.heads,
-                bh = int64_t(blockIdx.y);
-  const int i0 = int(blockIdx.x) * kRows, i = i0 + t;
-  const float *k = head(a.k, b, h);
-  const float *v = head(a.v, b, h);
-  load_rows<kRows, kPitch>(q_own, head(a.q, b, h), a.q.row_stride, i0, S, D);
-  load_rows<kRows, kPitch>(do_own, head(a.d_o, b, h), a.d_o.row_stride, i0, S,
-                           D);
-  const float lse_i = i < S ? a.lse[bh * a.seq + i] : 0.0f;
-  const float delta_i = i < S ? delta[bh * a.seq + i] : 0.0f;
-
-  float dq[kD];
+// blockIdx.x: a tile of kRows queries; blockIdx.y: b * H + h. A lane pair per query i holds q_i,
+// dO_i and dQ_i (halves) in registers and walks the keys in order.
+__global__ void __launch_bounds__(kThreads) dq_kernel(AttentionArgs a, const float* delta) {
+  alignas(16) __shared__ float ks[kTile][kD];
+  alignas(16) __shared__ float vs[kTile][kD];
+  __shared__ float mask_s[kTile];
+  const int S = int(a.seq), D = int(a.head_dim), t = int(threadIdx.x), half = t % 2;
+  const int64_t b = blockIdx.y / a.heads, h = blockIdx.y % a.heads, bh = int64_t(blockIdx.y);
+  const int i = int(blockIdx.x) * kRows + t / 2;
+  const bool active = i < S;
+  const float* k = head(a.k, b, h);
+  const float* v = head(a.v, b, h);
+  float q[kHalf], d_o[kHalf], dq[kHalf];
+  load_half(q, head(a.q, b, h) + int64_t(active ? i : 0) * a.q.row_stride, active, D, half);
+  load_half(d_o, head(a.d_o, b, h) + int64_t(active ? i : 0) * a.d_o.row_stride, active, D, half);
+  const float lse_i = active ? a.lse[bh * a.seq + i] : 0.0f;
+  const float delta_i = active ? delta[bh * a.seq + i] : 0.0f;
 #pragma unroll
-  for (int d = 0; d < kD; ++d)
-    dq[d] = 0;
-  for (int j0 = 0; j0 < S; j0 += kDqKeys) {
+  for (int e = 0; e < kHalf; ++e) dq[e] = 0;
+  for (int j0 = 0; j0 < S; j0 += kTile) {
     __syncthreads();
-    load_rows<kDqKeys, kD>(ks, k, a.k.row_stride, j0, S, D);
-    load_rows<kDqKeys, kD>(vs, v, a.v.row_stride, j0, S, D);
-    if (t < kDqKeys) {
-      const int jj = j0 + t;
-      mask_s[t] = jj < S && a.key_mask ? a.key_mask[b * a.seq + jj] : 0.0f;
+    load_tile(ks, k, a.k.row_stride, j0, S, D);
+    load_tile(vs, v, a.v.row_stride, j0, S, D);
+    if (t < kTile) {
+      const int j = j0 + t;
+      mask_s[t] = j < S && a.key_mask ? a.key_mask[b * a.seq + j] : 0.0f;
     }
     __syncthreads();
-    const int keys = S - j0 < kDqKeys ? S - j0 : kDqKeys;
+    const int keys = S - j0 < kTile ? S - j0 : kTile;
     for (int c = 0; c < keys; ++c) {
-      float qk = 0, dov = 0;
-#pragma unroll
-      for (int d = 0; d < kD; d += 4) {
-        qk = dot4(at4(q_own[t], d), at4(ks[c], d), qk);
-        dov = dot4(at4(do_own[t], d), at4(vs[c], d), dov);
-      }
+      const float qk = pair_dot(q, ks[c], half);
+      const float dov = pair_dot(d_o, vs[c], half);
       const float p = expf(qk * a.scale + mask_s[c] - lse_i);
-      const float ds = p * (dov - delta_i);
-#pragma unroll
-      for (int d = 0; d < kD; ++d)
-        dq[d] += ds * ks[c][d];
+      axpy_half(dq, p * (dov - delta_i), ks[c], half);
     }
   }
-  if (i >= S)
-    return;
-  float *d_q = head(a.d_q, b, h) + int64_t(i) * a.d_q.row_stride;
-#pragma unroll
-  for (int d = 0; d < kD; ++d)
-    if (d < D)
-      d_q[d] = a.scale * dq[d];
+  if (!active) return;
+  store_half(head(a.d_q, b, h) + int64_t(i) * a.d_q.row_stride, dq, a.scale, D, half);
 }
 
-inline dim3 grid_of(const AttentionArgs &a, int per_block) {
-  return dim3(unsigned((a.seq + per_block - 1) / per_block),
-              unsigned(a.batch * a.heads));
+inline dim3 grid_of(const AttentionArgs& a, int per_block) {
+  return dim3(unsigned((a.seq + per_block - 1) / per_block), unsigned(a.batch * a.heads));
 }
 
-inline void check(const AttentionArgs &a) {
-  CXR_CHECK(a.head_dim <= kD, "attention v2_flash: head dimension ", a.head_dim,
-            " > ", kD, " is not supported (v1_unfused takes any)");
-  CXR_CHECK(a.batch * a.heads <= 65535,
-            "attention v2_flash: batch x heads = ", a.batch * a.heads,
+inline void check(const AttentionArgs& a) {
+  CXR_CHECK(a.head_dim <= kD, "attention v2_flash: head dimension ", a.head_dim, " > ", kD,
+            " is not supported (v1_unfused takes any)");
+  CXR_CHECK(a.batch * a.heads <= 65535, "attention v2_flash: batch x heads = ", a.batch * a.heads,
             " > 65535 (the grid's y dimension)");
-  CXR_CHECK(a.seq <= INT32_MAX / 2, "attention v2_flash: sequence ", a.seq,
-            " too long");
+  CXR_CHECK(a.seq <= INT32_MAX / 2, "attention v2_flash: sequence ", a.seq, " too long");
 }
 
-inline void forward(const AttentionArgs &a) {
+inline void forward(const AttentionArgs& a) {
   check(a);
-  launch("attention_v2_forward", forward_kernel, grid_of(a, kRows), dim3(kRows),
-         a);
+  launch("attention_v2_forward", forward_kernel, grid_of(a, kRows), dim3(kThreads), a);
 }
 
-inline void backward(const AttentionArgs &a) {
+inline void backward(const AttentionArgs& a) {
   check(a);
-  float *delta = a.workspace;
+  float* delta = a.workspace;
   const int64_t rows = a.batch * a.heads * a.seq;
-  launch("attention_v2_delta", delta_kernel,
-         dim3(unsigned((rows + kDeltaRowsPerBlock - 1) / kDeltaRowsPerBlock)),
+  launch("attention_v2_delta", delta_kernel, dim3(unsigned((rows + kDeltaRowsPerBlock - 1) / kDeltaRowsPerBlock)),
          dim3(32 * kDeltaRowsPerBlock), a, delta);
-  launch("attention_v2_dkdv", dkdv_kernel, grid_of(a, kKeyRows), dim3(kKeyRows),
-         a, static_cast<const float *>(delta));
-  launch("attention_v2_dq", dq_kernel, grid_of(a, kRows), dim3(kRows), a,
-         static_cast<const float *>(delta));
+  launch("attention_v2_dkdv", dkdv_kernel, grid_of(a, kKeyRows), dim3(kThreads), a, static_cast<const float*>(delta));
+  launch("attention_v2_dq", dq_kernel, grid_of(a, kRows), dim3(kThreads), a, static_cast<const float*>(delta));
 }
 
-} // namespace cxr::cuda::attention_v2
+}  // namespace cxr::cuda::attention_v2
