@@ -1,12 +1,9 @@
-// test_cuda_attention_ladder.cpp — the attention ladder
-// (cuda/kernels/attention/, docs/KERNELS.md): every version's forward (O, lse)
-// and backward (dQ, dK, dV) against the float64 reference of
-// bench/cuda/attention.cpp on odd shapes (S off the tiles, D 13 and 64, one
-// key), with and without the encoder's padding mask, on contiguous (B, H, S, D)
-// operands and on the encoder's (B, S, H, D) projections read in place with
-// padded rows; NaN around every operand shows a read or a write outside it; a
-// second run is bit-identical. Then the version choice and the errors. Runs on
-// a device (the emulator in make test-cuda-emulated).
+// test_cuda_attention_ladder.cpp — the attention ladder (cuda/kernels/attention/, docs/KERNELS.md): every version's
+// forward (O, lse) and backward (dQ, dK, dV) against the float64 reference of bench/cuda/attention.cpp on odd shapes
+// (S off the tiles, D 13 and 64, one key), with and without the encoder's padding mask, on contiguous (B, H, S, D)
+// operands and on the encoder's (B, S, H, D) projections read in place with padded rows; NaN around every operand
+// shows a read or a write outside it; a second run is bit-identical. Then the version choice and the errors.
+// Runs on a device (the emulator in make test-cuda-emulated).
 #if defined(CXR_HAS_CUDA)
 
 #include <algorithm>
@@ -33,15 +30,14 @@ struct Layout {
   int64_t batch_stride, head_stride, row_stride, size;
 };
 Layout contiguous(int64_t B, int64_t H, int64_t S, int64_t D) { return {H * S * D, S * D, D, B * H * S * D}; }
-// The encoder's projections, (B, S, H, D) viewed as (B, H, S, D), with 3 floats
-// after every row of H D and 5 after every batch entry.
+// The encoder's projections, (B, S, H, D) viewed as (B, H, S, D), with 3 floats after every row of H D and 5 after
+// every batch entry.
 Layout encoder(int64_t B, int64_t H, int64_t S, int64_t D) {
   const int64_t rs = H * D + 3, bs = S * rs + 5;
   return {bs, D, rs, B * bs};
 }
 
-// One (B, H, S, D) operand in a NaN-filled device buffer, with its host values
-// (B, H, S, D) contiguous.
+// One (B, H, S, D) operand in a NaN-filled device buffer, with its host values (B, H, S, D) contiguous.
 struct Operand {
   Layout l;
   std::vector<float> values;  // contiguous (B, H, S, D)
@@ -51,7 +47,7 @@ struct Operand {
   }
 };
 
-Operand make_operand(Layout l, int64_t B, int64_t H, int64_t S, int64_t D, Generator *g) {
+Operand make_operand(Layout l, int64_t B, int64_t H, int64_t S, int64_t D, Generator* g) {
   Operand o;
   o.l = l;
   std::vector<double> buffer(size_t(l.size + 7), double(kNaN));
@@ -68,12 +64,12 @@ Operand make_operand(Layout l, int64_t B, int64_t H, int64_t S, int64_t D, Gener
 }
 
 template <typename T>
-cuda::HeadsRef<T> ref_of(const Operand &o) {
+cuda::HeadsRef<T> ref_of(const Operand& o) {
   return {o.device.data<float>(), o.l.batch_stride, o.l.head_stride, o.l.row_stride};
 }
 
 struct AttentionCase {
-  const char *what;
+  const char* what;
   int64_t B, H, S, D;
   bool encoder_layout, masked;
 };
@@ -90,7 +86,7 @@ struct Setup {
   cuda::AttentionArgs args;
 };
 
-Setup make_setup(const AttentionCase &c, int version) {
+Setup make_setup(const AttentionCase& c, int version) {
   Setup s{c, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   Generator g(uint64_t(c.B * 131 + c.H * 17 + c.S * 7 + c.D));
   const Layout in = c.encoder_layout ? encoder(c.B, c.H, c.S, c.D) : contiguous(c.B, c.H, c.S, c.D);
@@ -98,8 +94,8 @@ Setup make_setup(const AttentionCase &c, int version) {
   s.k = make_operand(in, c.B, c.H, c.S, c.D, &g);
   s.v = make_operand(in, c.B, c.H, c.S, c.D, &g);
   s.d_o = make_operand(in, c.B, c.H, c.S, c.D, &g);
-  for (Operand *out : {&s.o, &s.dq, &s.dk, &s.dv}) *out = make_operand(in, c.B, c.H, c.S, c.D, nullptr);
-  cuda::AttentionArgs &a = s.args;
+  for (Operand* out : {&s.o, &s.dq, &s.dk, &s.dv}) *out = make_operand(in, c.B, c.H, c.S, c.D, nullptr);
+  cuda::AttentionArgs& a = s.args;
   a.batch = c.B, a.heads = c.H, a.seq = c.S, a.head_dim = c.D;
   a.scale = float(1.0 / std::sqrt(double(c.D)));
   if (c.masked) {
@@ -118,33 +114,32 @@ Setup make_setup(const AttentionCase &c, int version) {
   return s;
 }
 
-std::vector<float> host_floats(const Tensor &t) {
+std::vector<float> host_floats(const Tensor& t) {
   const Tensor c = t.to(Device::CPU).contiguous();
   return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
 }
 
-Run run_version(Setup &s, int version) {
+Run run_version(Setup& s, int version) {
   cuda::attention_forward(version, s.args);
   cuda::attention_backward(version, s.args);
   return {host_floats(s.o.device), host_floats(s.lse), host_floats(s.dq.device), host_floats(s.dk.device),
           host_floats(s.dv.device)};
 }
 
-bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// Compares one output (in its buffer, through the operand's layout) with the
-// reference of every (b, h); counts the buffer's elements outside the operand
-// that are not NaN any more.
+// Compares one output (in its buffer, through the operand's layout) with the reference of every (b, h); counts the
+// buffer's elements outside the operand that are not NaN any more.
 struct Compare {
   int64_t bad = 0, written_outside = 0;
   double max_error = 0, worst_error = 0;
   std::string first_bad, worst;
 };
 
-void compare_heads(Compare &r, const char *name, const std::vector<float> &buffer, const Operand &layout,
-                   const std::vector<std::vector<double>> &reference, const AttentionCase &c, bench::Tolerance tol) {
+void compare_heads(Compare& r, const char* name, const std::vector<float>& buffer, const Operand& layout,
+                   const std::vector<std::vector<double>>& reference, const AttentionCase& c, bench::Tolerance tol) {
   std::vector<bool> inside(buffer.size(), false);
   for (int64_t b = 0; b < c.B; ++b)
     for (int64_t h = 0; h < c.H; ++h)
@@ -164,10 +159,9 @@ void compare_heads(Compare &r, const char *name, const std::vector<float> &buffe
   for (size_t i = 0; i < buffer.size(); ++i) r.written_outside += !inside[i] && !std::isnan(buffer[i]);
 }
 
-// The float64 reference of every (b, h), each output (S, D) contiguous: o, lse,
-// dq, dk, dv.
-std::vector<bench::AttentionReference> references(const Setup &s, bool with_mask) {
-  const AttentionCase &c = s.c;
+// The float64 reference of every (b, h), each output (S, D) contiguous: o, lse, dq, dk, dv.
+std::vector<bench::AttentionReference> references(const Setup& s, bool with_mask) {
+  const AttentionCase& c = s.c;
   std::vector<bench::AttentionReference> out;
   for (int64_t b = 0; b < c.B; ++b)
     for (int64_t h = 0; h < c.H; ++h) {
@@ -179,12 +173,12 @@ std::vector<bench::AttentionReference> references(const Setup &s, bool with_mask
   return out;
 }
 
-Compare compare_run(const Run &run, const Setup &s, const std::vector<bench::AttentionReference> &refs,
+Compare compare_run(const Run& run, const Setup& s, const std::vector<bench::AttentionReference>& refs,
                     bench::Tolerance tol) {
-  const AttentionCase &c = s.c;
+  const AttentionCase& c = s.c;
   auto pick = [&](std::vector<double> bench::AttentionReference::*field) {
     std::vector<std::vector<double>> v;
-    for (const auto &r : refs) v.push_back(r.*field);
+    for (const auto& r : refs) v.push_back(r.*field);
     return v;
   };
   Compare r;
@@ -201,8 +195,8 @@ Compare compare_run(const Run &run, const Setup &s, const std::vector<bench::Att
   return r;
 }
 
-void check_attention_case(const AttentionCase &c, int version) {
-  const cuda::KernelVersion &v = cuda::attention_ladder().version(version);
+void check_attention_case(const AttentionCase& c, int version) {
+  const cuda::KernelVersion& v = cuda::attention_ladder().version(version);
   INFO("case ", std::string(c.what), " (B ", c.B, ", H ", c.H, ", S ", c.S, ", D ", c.D, "), version ", v.name);
   Setup s = make_setup(c, version);
   const Run first = run_version(s, version);
@@ -220,8 +214,7 @@ void check_attention_case(const AttentionCase &c, int version) {
   CHECK_MESSAGE(r.bad == 0, r.bad, " elements outside the tolerance; first ", r.first_bad);
   CHECK_MESSAGE(r.written_outside == 0, r.written_outside, " elements written outside the outputs");
   if (c.masked) {
-    // The tolerance would catch a kernel that ignored the mask: the unmasked
-    // reference is far off.
+    // The tolerance would catch a kernel that ignored the mask: the unmasked reference is far off.
     const Compare unmasked = compare_run(first, s, references(s, false), tol);
     CHECK_MESSAGE(unmasked.bad > 0, "the masked result is within the tolerance of the unmasked reference");
   }
@@ -240,24 +233,23 @@ TEST_CASE(
       {"no mask, S one past a tile", 1, 2, 65, 64, false, false},
       {"several tiles each way, the encoder's layout", 3, 1, 129, 64, true, true},
   };
-  for (const cuda::KernelVersion &v : cuda::attention_ladder().versions)
-    for (const AttentionCase &c : cases) check_attention_case(c, v.number);
+  for (const cuda::KernelVersion& v : cuda::attention_ladder().versions)
+    for (const AttentionCase& c : cases) check_attention_case(c, v.number);
   // v1 takes any head dimension; v2 holds 64.
   check_attention_case({"D 80 (v1 only)", 2, 2, 20, 80, true, true}, 1);
 }
 
 TEST_CASE("cuda attention: v1 and v2 agree on the encoder's shape at a small batch") {
   if (!cuda_ready()) return;
-  // The encoder's head dimension and a sequence of several tiles, both layouts
-  // compared elementwise (the versions sum in different orders: equal within
-  // the tolerance, not bit for bit).
+  // The encoder's head dimension and a sequence of several tiles, both layouts compared elementwise (the versions sum
+  // in different orders: equal within the tolerance, not bit for bit).
   const AttentionCase c{"encoder heads", 2, 4, 96, 64, true, true};
   Setup s1 = make_setup(c, 1), s2 = make_setup(c, 2);
   const Run r1 = run_version(s1, 1), r2 = run_version(s2, 2);
   const bench::Tolerance tol = bench::attention_tolerance(cuda::attention_ladder().version(2), c.S);
   int64_t bad = 0;
-  const std::vector<float> *a[5] = {&r1.o, &r1.lse, &r1.dq, &r1.dk, &r1.dv};
-  const std::vector<float> *b[5] = {&r2.o, &r2.lse, &r2.dq, &r2.dk, &r2.dv};
+  const std::vector<float>* a[5] = {&r1.o, &r1.lse, &r1.dq, &r1.dk, &r1.dv};
+  const std::vector<float>* b[5] = {&r2.o, &r2.lse, &r2.dq, &r2.dk, &r2.dv};
   for (int x = 0; x < 5; ++x) {
     REQUIRE(a[x]->size() == b[x]->size());
     for (size_t i = 0; i < a[x]->size(); ++i) {
@@ -272,13 +264,13 @@ TEST_CASE("cuda attention: v1 and v2 agree on the encoder's shape at a small bat
 TEST_CASE(
     "cuda attention: CXR_CUDA_VERSION_ATTENTION picks the version; bad "
     "arguments are errors") {
-  const cuda::KernelLadder &ladder = cuda::attention_ladder();
+  const cuda::KernelLadder& ladder = cuda::attention_ladder();
   REQUIRE(ladder.versions.size() == 2);
   CHECK(ladder.best == 2);
   CHECK(cuda::version_variable(ladder) == "CXR_CUDA_VERSION_ATTENTION");
-  for (const cuda::KernelVersion &v : ladder.versions) CHECK(v.exact_fp32);
+  for (const cuda::KernelVersion& v : ladder.versions) CHECK(v.exact_fp32);
   bool listed = false;
-  for (const cuda::KernelLadder *l : cuda::kernel_ladders()) listed = listed || l == &ladder;
+  for (const cuda::KernelLadder* l : cuda::kernel_ladders()) listed = listed || l == &ladder;
   CHECK(listed);
   {
     ::setenv("CXR_CUDA_VERSION_ATTENTION", "1", 1);

@@ -1,13 +1,12 @@
-// attention.cu — the attention ladder's versions (attention.h; one file each,
-// cuda/kernels/attention/vN_*.cuh), their workspace and their dispatch.
-// docs/KERNELS.md explains each step.
+// attention.cu — the attention ladder's versions (attention.h; one file each, cuda/kernels/attention/vN_*.cuh), their
+// workspace and their dispatch. docs/KERNELS.md explains each step.
 #include "cuda/kernels/attention/attention.h"
 #include "cuda/kernels/attention/v1_unfused.cuh"
 #include "cuda/kernels/attention/v2_flash.cuh"
 
 namespace cxr::cuda {
 
-const KernelLadder &attention_ladder() {
+const KernelLadder& attention_ladder() {
   static const KernelLadder ladder{"attention",
                                    {
                                        {1, "v1_unfused",
@@ -23,7 +22,7 @@ const KernelLadder &attention_ladder() {
 
 namespace {
 
-void check_args(const char *pass, int version, const AttentionArgs &a) {
+void check_args(const char* pass, int version, const AttentionArgs& a) {
   CXR_CHECK(a.batch >= 0 && a.heads >= 0 && a.seq >= 0 && a.head_dim >= 1, "attention ", pass,
             ": bad sizes batch=", a.batch, " heads=", a.heads, " seq=", a.seq, " head_dim=", a.head_dim,
             " (head_dim >= 1)");
@@ -41,7 +40,7 @@ void check_args(const char *pass, int version, const AttentionArgs &a) {
 
 }  // namespace
 
-size_t attention_workspace_floats(int version, const AttentionArgs &a) {
+size_t attention_workspace_floats(int version, const AttentionArgs& a) {
   const size_t rows = size_t(a.batch) * size_t(a.heads) * size_t(a.seq);
   switch (version) {
     case 1:
@@ -53,14 +52,14 @@ size_t attention_workspace_floats(int version, const AttentionArgs &a) {
   }
 }
 
-void attention_forward(int version, const AttentionArgs &a) {
+void attention_forward(int version, const AttentionArgs& a) {
   check_args("forward", version, a);
   if (a.batch == 0 || a.heads == 0 || a.seq == 0) return;
   if (version == 1) return attention_v1::forward(a);
   return attention_v2::forward(a);
 }
 
-void attention_backward(int version, const AttentionArgs &a) {
+void attention_backward(int version, const AttentionArgs& a) {
   check_args("backward", version, a);
   if (a.batch == 0 || a.heads == 0 || a.seq == 0) return;
   if (version == 1) return attention_v1::backward(a);

@@ -1,46 +1,33 @@
-// v2_flash.cuh — attention v2: fused and tiled, flash-attention style; nothing
-// of size S x S is ever stored. Head dimension D <= 64 (zero-padded to 64 in
-// shared memory and registers).
-//   forward (a block per 64 queries of one head, a thread per query): q and the
-//   output row in
-//     registers; K/V tiles of 32 keys streamed through shared memory; an online
-//     softmax keeps the running max m and sum l, rescaling the output by
-//     exp(m_old - m_new) once per tile; at the end O = acc / l and lse = m +
-//     log l are stored.
-//   backward, three kernels and no float atomics (deterministic by
-//   construction):
+// v2_flash.cuh — attention v2: fused and tiled, flash-attention style; nothing of size S x S is ever stored. Head
+// dimension D <= 64 (zero-padded to 64). Every row a block owns (a query, or a key in dK/dV) belongs to a pair of
+// lanes, each holding half of it in registers (interleaved float4 chunks); a dot product is the two halves' sums
+// added with one __shfl_xor_sync, the same sum on both lanes.
+//   forward (a block of 128 threads per 64 queries of one head): q and the output row in registers; K/V tiles of 32
+//     keys streamed through shared memory; an online softmax keeps the running max m and sum l, rescaling the output
+//     by exp(m_old - m_new) once per tile; at the end O = acc / l and lse = m + log l are stored.
+//   backward, three kernels and no float atomics (deterministic by construction: every sum has one owner and a fixed
+//   order):
 //     delta: D_i = rowsum(dO_i * O_i), a warp per row;
-//     dK/dV: a block per 64 keys, a thread per key owning dK_j, dV_j in
-//     registers; it loops over Q
-//       tiles of 16 rows in order, recomputing P_ij = exp(scale q_i k_j +
-//       mask_j - lse_i), dV_j += P_ij dO_i, dS_ij = P_ij (dO_i . v_j - D_i),
+//     dK/dV: a block per 64 keys, each key's k_j, v_j, dK_j, dV_j in registers; Q/dO tiles of 32 rows in order,
+//       recomputing P_ij = exp(scale q_i . k_j + mask_j - lse_i); dV_j += P_ij dO_i; dS_ij = P_ij (dO_i . v_j - D_i);
 //       dK_j += scale dS_ij q_i;
-//     dQ: a block per 64 queries, a thread per query owning dQ_i; it loops over
-//     K/V tiles of 16
-//       keys, recomputing P_ij and dS_ij the same way, dQ_i += scale dS_ij k_j.
-//   flops per (b, h): forward 4 S^2 D; backward 14 S^2 D (dK/dV: q.k, dO.v, P
-//   dO, dS q; dQ: q.k,
-//     dO.v, dS k), 18 S^2 D in all against v1's 12: P is recomputed twice
-//     instead of stored.
-//   bytes per (b, h): no S^2 term. Each block reads its own rows once and every
-//   K/V (or Q/dO) tile
-//     of its head once: S^2 D / 64 * 2 floats forward, (S/64 + S/64) * S D * 2
-//     floats backward, through L2 (all of a head's K/V is 128 KB at S 512, so
-//     it stays in L2).
-//   The floor at B 32, H 4, S 512, D 64 on an H100: 38.7 GFLOP = 0.58 ms at 67
-//   TFLOP/s FP32,
-//     against v1's max(0.38 ms flops, 0.44 ms S^2 bytes) = 0.44 ms: on FP32
-//     units the fused form's extra recomputation costs more than the S^2
-//     traffic it saves at D = 64, so the ratio target (fused >= 2x unfused)
-//     needs the tensor cores (docs/KERNELS.md); v2 is the correct, memory-lean
-//     structure they would build on.
-//   Shared memory per FMA: the forward's K and V values are broadcast (one
-//   float4 for 4 FMAs of
-//     every lane): 32 wavefronts per 128 warp-FMAs, the SM's shared bandwidth
-//     exactly at the FP32 rate. The backward kernels read their own rows from
-//     shared memory (a padded pitch of 68 floats, so a warp's float4 reads are
-//     conflict-free: 4 wavefronts each), about 3x the wavefronts per FMA the
-//     FP32 rate allows: they are bound by shared memory.
+//     dQ: a block per 64 queries, each query's q_i, dO_i, dQ_i in registers; K/V tiles of 32 keys in order,
+//       recomputing P_ij and dS_ij the same way; dQ_i += scale dS_ij k_j.
+//   flops per (b, h): forward 4 S^2 D; backward 14 S^2 D (dK/dV: q.k, dO.v, P dO, dS q; dQ: q.k, dO.v, dS k): 18 S^2 D
+//     in all against v1's 12, since P is recomputed twice instead of stored; 3 S^2 exponentials.
+//   bytes per (b, h): no S^2 term. Each block reads its own rows once and the whole K/V (or Q/dO) of its head once:
+//     2 S D floats per 64 rows, ~(3 S / 64) 2 S D floats in all, from L2 (a head's K and V are 256 KB at S 512).
+//   The floor at B 32, H 4, S 512, D 64 on an H100: 38.7 GFLOP = 0.58 ms at 67 TFLOP/s FP32, against v1's 0.44 ms
+//     (the larger of its 0.38 ms of flops and 0.44 ms of S^2 bytes). On the FP32 units the recomputation costs more
+//     than the S^2 traffic it saves at D = 64, so the target of fused >= 2x unfused needs the tensor cores
+//     (docs/KERNELS.md); v2 is the memory-lean, deterministic structure a tensor-core version keeps.
+//   Shared memory per FMA: a tile row is a broadcast (one wavefront per float4 read of the warp, the pair's two
+//     chunks in different banks). Forward, per key: 16 wavefronts for 64 warp-FMAs, exactly the SM's shared bandwidth
+//     at the FP32 rate (4 warp-FMAs and 1 wavefront per clock), so it cannot exceed ~100% and will sit below it;
+//     dK/dV per query: 16 to 32 wavefronts (as the compiler keeps q_i, dO_i for the second use) for 128 warp-FMAs;
+//     dQ per key: 16 to 24 for 96. Two rows per lane pair (register blocking) would halve the forward's ratio.
+//   ptxas (nvcc 13.0, sm_90): forward 143 registers, dK/dV 221, dQ 165, delta 32; no spills; 16.5 KB static shared
+//     memory each.
 //   measured: not yet run on a GPU.
 #pragma once
 
@@ -57,9 +44,9 @@ constexpr int kThreads = 2 * kRows;
 constexpr int kTile = 32;  // rows of the streamed tiles (K/V, or Q/dO)
 constexpr int kDeltaRowsPerBlock = 4;
 
-// Lane half h of a pair holds the float4 chunks 2c + h of a row (c = 0..7): element e of its
-// registers is d = 8 (e / 4) + 4 h + e % 4. Interleaving the chunks puts the pair's two reads of a
-// broadcast tile row 16 bytes apart, in different banks: one shared wavefront for the warp.
+// Lane half h of a pair holds the float4 chunks 2c + h of a row (c = 0..7): element e of its registers is
+// d = 8 (e / 4) + 4 h + e % 4. Interleaving the chunks puts the pair's two reads of a broadcast tile row 16 bytes
+// apart, in different banks: one shared wavefront for the warp.
 __device__ inline int dim_of(int e, int half) { return 8 * (e / 4) + 4 * half + e % 4; }
 
 // The (S, D) matrix of head (b, h).
@@ -68,8 +55,8 @@ __device__ inline T* head(const HeadsRef<T>& r, int64_t b, int64_t h) {
   return r.data + b * r.batch_stride + h * r.head_stride;
 }
 
-// Rows [row0, row0 + kTile) of one head's (S, D) matrix into tile[kTile][kD], zeros past S and
-// D; the block's threads walk the elements in order, so consecutive threads read consecutive d.
+// Rows [row0, row0 + kTile) of one head's (S, D) matrix into tile[kTile][kD], zeros past S and D; the block's threads
+// walk the elements in order, so consecutive threads read consecutive d.
 __device__ inline void load_tile(float (*tile)[kD], const float* base, int64_t row_stride, int row0, int S, int D) {
   for (int e = int(threadIdx.x); e < kTile * kD; e += int(blockDim.x)) {
     const int r = e / kD, d = e % kD, row = row0 + r;
@@ -97,8 +84,8 @@ __device__ inline const float4& chunk(const float* tile_row, int c, int half) {
   return *reinterpret_cast<const float4*>(tile_row + 8 * c + 4 * half);
 }
 
-// x . (a tile row), over the pair: each lane sums its half, then the two halves are added (the
-// same two numbers on both lanes, so both get the same sum).
+// x . (a tile row), over the pair: each lane sums its half, then the two halves are added (the same two numbers on both
+// lanes, so both get the same sum).
 __device__ inline float pair_dot(const float (&x)[kHalf], const float* tile_row, int half) {
   float dot = 0;
 #pragma unroll
@@ -192,8 +179,8 @@ __global__ void __launch_bounds__(32 * kDeltaRowsPerBlock) delta_kernel(Attentio
   if (lane == 0) delta[r] = sum;
 }
 
-// blockIdx.x: a tile of kKeyRows keys; blockIdx.y: b * H + h. A lane pair per key j holds k_j,
-// v_j, dK_j and dV_j (halves) in registers and walks the queries in order.
+// blockIdx.x: a tile of kKeyRows keys; blockIdx.y: b * H + h. A lane pair per key j holds k_j, v_j, dK_j and dV_j
+// (halves) in registers and walks the queries in order.
 __global__ void __launch_bounds__(kThreads) dkdv_kernel(AttentionArgs a, const float* delta) {
   alignas(16) __shared__ float qs[kTile][kD];
   alignas(16) __shared__ float dos[kTile][kD];
@@ -235,8 +222,8 @@ __global__ void __launch_bounds__(kThreads) dkdv_kernel(AttentionArgs a, const f
   store_half(head(a.d_v, b, h) + int64_t(j) * a.d_v.row_stride, dv, 1.0f, D, half);
 }
 
-// blockIdx.x: a tile of kRows queries; blockIdx.y: b * H + h. A lane pair per query i holds q_i,
-// dO_i and dQ_i (halves) in registers and walks the keys in order.
+// blockIdx.x: a tile of kRows queries; blockIdx.y: b * H + h. A lane pair per query i holds q_i, dO_i and dQ_i (halves)
+// in registers and walks the keys in order.
 __global__ void __launch_bounds__(kThreads) dq_kernel(AttentionArgs a, const float* delta) {
   alignas(16) __shared__ float ks[kTile][kD];
   alignas(16) __shared__ float vs[kTile][kD];
