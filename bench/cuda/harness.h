@@ -59,6 +59,9 @@ struct Family {
   };
   std::vector<Library> more_libraries;
   std::function<int(const cuda::KernelVersion&)> library_for;
+  // For a family without a library (library ""): the version of its own ladder that "x lib" is
+  // measured against instead (0: none), timed in the same run. Attention: v1, the unfused form.
+  int baseline_version = 0;
 };
 
 std::vector<Family>& families();
@@ -119,6 +122,18 @@ struct BnStatsProblemData {
   Tensor x, reference;
 };
 BnStatsProblemData bn_stats_problem_data(int64_t N, int64_t C, int64_t HW, uint64_t seed);
+
+// The attention family's float64 reference for one head (bench/cuda/attention.cpp): q, k, v, d_o
+// (S, D) row-major float32, mask (S) additive or null; forward and backward of
+// softmax(scale q k^T + mask) v. The tests of the ladder use it, its tolerance and its mask too.
+struct AttentionReference {
+  std::vector<double> o, lse, d_q, d_k, d_v;  // (S, D), lse (S)
+};
+AttentionReference attention_reference(const float* q, const float* k, const float* v, const float* d_o,
+                                       const float* mask, int64_t S, int64_t D, double scale);
+Tolerance attention_tolerance(const cuda::KernelVersion& v, int64_t S);
+// The bench's padding, (B, S): batch entry b keeps S - (b % 4) S / 8 keys (at least 1), -10000 after.
+std::vector<float> attention_key_mask(int64_t B, int64_t S);
 
 // Peak rates of the device, measured by the bench's own kernels (cuda/kernels/roofline.h).
 struct Peaks {

@@ -9,7 +9,8 @@
 // Columns: the median ms, GFLOP/s (or GB/s for memory-bound ops), the percent of the measured peak
 // that applies (FP32, TF32, BF16 or DRAM), and "x lib" = the library's time / this version's time
 // in the same precision (1.00: as fast as cuBLAS/cuDNN on that problem; SGEMM's TF32 and BF16
-// versions against cuBLAS in TF32 and BF16; the docs' targets are stated in this ratio). A check
+// versions against cuBLAS in TF32 and BF16; the docs' targets are stated in this ratio); for a
+// family with no library, against its baseline version (attention: v1_unfused). A check
 // that skipped non-finite reference values says how many.
 // Exit status: 0 when every version that ran passed its check, 1 when one failed, 2 for bad usage,
 // 77 when there is no CUDA device (ctest reports that as skipped).
@@ -156,11 +157,17 @@ int main(int argc, char** argv) {
       for (const Family::Library& l : f.more_libraries)
         if (used.count(l.slot)) libraries.push_back({l.slot, l.name, "the library", l.exact_fp32, false});
     }
+    if (f.library.empty() && f.baseline_version > 0)
+      std::printf("%-10s no library yardstick: x lib is the speed against %s\n", f.op.c_str(),
+                  f.ladder->version(f.baseline_version).name.c_str());
     for (const Problem& p : f.problems(o.quick)) {
       std::unique_ptr<Case> c = f.make(p);
       std::map<int, double> library_ms;  // per slot
       if (!o.check_only)
         for (const cuda::KernelVersion& l : libraries) library_ms[l.number] = time_version(*c, l.number, o.runs);
+      // No library: "x lib" against the family's baseline version, in kLibrary's slot.
+      if (!o.check_only && f.library.empty() && f.baseline_version > 0)
+        library_ms[kLibrary] = time_version(*c, f.baseline_version, o.runs);
       std::vector<const cuda::KernelVersion*> rows_to_run;
       for (int n : versions[f.op]) rows_to_run.push_back(&f.ladder->version(n));
       for (const cuda::KernelVersion& l : libraries) rows_to_run.push_back(&l);
@@ -197,6 +204,7 @@ int main(int argc, char** argv) {
           row[compute ? "gflops" : "gbps"] = r;
           if (peak > 0) row["fraction_of_peak"] = r / peak;
           if (lib_ms > 0) row["speed_vs_library"] = lib_ms / ms;  // > 1: faster than the library
+          if (lib_ms > 0 && f.library.empty()) row["library_is"] = f.ladder->version(f.baseline_version).name;
           char buf[32];
           std::snprintf(buf, sizeof buf, "%.3f", ms), ms_text = buf;
           std::snprintf(buf, sizeof buf, "%.0f %s", r, compute ? "GF/s" : "GB/s"), rate = buf;
