@@ -1,11 +1,12 @@
 // ladders.cpp — every kernel ladder of the backend, in the order docs/KERNELS.md lists them.
+#include "cuda/kernels/conv2d/conv2d.h"
 #include "cuda/kernels/sgemm/sgemm.h"
 #include "cuda/kernels/versions.h"
 
 namespace cxr::cuda {
 
 const std::vector<const KernelLadder*>& kernel_ladders() {
-  static const std::vector<const KernelLadder*> all = {&sgemm_ladder()};
+  static const std::vector<const KernelLadder*> all = {&sgemm_ladder(), &conv2d_ladder()};
   return all;
 }
 
