@@ -59,6 +59,9 @@ struct Family {
   };
   std::vector<Library> more_libraries;
   std::function<int(const cuda::KernelVersion&)> library_for;
+  // When set, cxr-kernels also prints, per group of problems (e.g. a pass) and per version, the sum
+  // of their median times and the library's sum over it (conv2d: each pass summed over the layers).
+  std::function<std::string(const Problem&)> sum_group = nullptr;
 };
 
 std::vector<Family>& families();
