@@ -8,6 +8,7 @@
 #include "cuda/kernels/conv2d/common.cuh"
 #include "cuda/kernels/conv2d/v1_direct.cuh"
 #include "cuda/kernels/conv2d/v2_direct_tiled.cuh"
+#include "cuda/kernels/conv2d/v3_implicit_gemm.cuh"
 #include "cuda/kernels/conv2d/v4_implicit_gemm_tuned.cuh"
 
 namespace cxr::cuda {
@@ -140,9 +141,9 @@ void conv2d_forward_version(int version, const Tensor& x, const Tensor& w, const
   check_version(pass, version, s);
   CXR_CHECK(out.is_contiguous(), "conv2d forward: the output must be contiguous, got strides ",
             shape_str(out.strides()));
-  if (version == 3) return gemm_conv2d(x, w, bias, out, p);
   Tensor bias_keep;
   const float* b = bias_data(pass, bias, s.C_out, bias_keep);
+  if (version == 3) return conv2d_v3::forward(x, w, bias, out, p);
   const Tensor xc = contiguous_values(x), wc = contiguous_values(w);
   const Dims d = dims_of(s);
   switch (version) {
@@ -163,9 +164,9 @@ void conv2d_backward_data_version(int version, const Tensor& grad_out, const Ten
   check_version(pass, version, s);
   CXR_CHECK(grad_x.is_contiguous(), "conv2d backward data: grad_x must be contiguous, got strides ",
             shape_str(grad_x.strides()));
-  if (version == 3) return gemm_conv2d_backward_data(grad_out, w, bias, grad_x, p);
   Tensor bias_keep;
   const float* b = bias_data(pass, bias, s.C_in, bias_keep);
+  if (version == 3) return conv2d_v3::backward_data(grad_out, w, bias, grad_x, p);
   const Tensor gc = contiguous_values(grad_out), wc = contiguous_values(w);
   const Dims d = dims_of(s);
   switch (version) {
@@ -186,7 +187,7 @@ void conv2d_backward_weight_version(int version, const Tensor& grad_out, const T
   check_version(pass, version, s);
   CXR_CHECK(grad_w.is_contiguous(), "conv2d backward weight: grad_w must be contiguous, got strides ",
             shape_str(grad_w.strides()));
-  if (version == 3) return gemm_conv2d_backward_weight(grad_out, x, grad_w, p);
+  if (version == 3) return conv2d_v3::backward_weight(grad_out, x, grad_w, p);
   const Tensor gc = contiguous_values(grad_out), xc = contiguous_values(x);
   const Dims d = dims_of(s);
   switch (version) {
