@@ -1,9 +1,12 @@
 // conv.cu — conv2d, its two backward passes and conv_transpose2d on CUDA tensors (NCHW, float32 and
-// float64) as implicit GEMMs on the core of gemm.cuh: the loaders below map each GEMM element to
-// the input, weight or gradient element it stands for (im2col without the buffer; the padding
-// loads as 0), so nothing is unfolded in memory. Inputs are read through their strides; outputs are
-// the fresh contiguous tensors of the contracts (tensor/kernels/conv.h). The math and the index
-// algebra are those of ops/conv.cpp (its comments derive them); with ih = oh*sh - ph + kh*dh:
+// float64). Float32 runs the version of the convolution ladder that conv2d_version picks per pass
+// and shape (cuda/kernels/conv2d/, docs/KERNELS.md); float64, and the shapes the ladder's other
+// versions cannot take, run the implicit GEMMs below on the core of gemm.cuh (the ladder's v3): the
+// loaders map each GEMM element to the input, weight or gradient element it stands for (im2col
+// without the buffer; the padding loads as 0), so nothing is unfolded in memory. Inputs are read
+// through their strides; outputs are the fresh contiguous tensors of the contracts
+// (tensor/kernels/conv.h). The math and the index algebra are those of ops/conv.cpp (its comments
+// derive them); with ih = oh*sh - ph + kh*dh:
 //   forward      out (C_out x N*HO*WO) = W (C_out x C_in*kH*kW) . im2col(x) (C_in*kH*kW x N*HO*WO), + bias
 //   grad input   gx (C_in x N*H*W)     = W' (C_in x C_out*kH*kW) . G (C_out*kH*kW x N*H*W), where
 //                G[(o,kh,kw), (n,ih,iw)] = g[n, o, (ih + ph - kh*dh)/sh, ...] if exact and in range, else 0
@@ -13,6 +16,7 @@
 #include <algorithm>
 
 #include "cuda/gemm.cuh"
+#include "cuda/kernels/conv2d/conv2d.h"
 #include "cuda/indexing.cuh"
 #include "cuda/kernels.h"
 #include "cuda/nchw.cuh"
@@ -190,7 +194,7 @@ __global__ void sum_partials_kernel(int64_t n, int64_t chunks, const T* partials
 // moved. ResNet-18's 3x3 64 -> 64 conv at 56x56, batch 32: 7.4 GFLOP, >= 110 us on an H100 at
 // 67 TFLOP/s (its 51 MB take 15 us): compute-bound. The loaders' index arithmetic and the padding's
 // zero taps come on top (not measured here).
-void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Conv2dParams& p) {
+void gemm_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Conv2dParams& p) {
   check_contiguous_output("conv2d", out);
   if (out.numel() == 0) return;
   visit_floating(x.dtype(), "conv2d", [&]<typename T>() {
@@ -206,16 +210,18 @@ void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& 
 // conv2d_backward_input: gx = W' . G. Cost: 2 N H W C_in C_out kH kW flops in the GEMM, of which a
 // fraction 1 - 1/(sh sw) multiplies the zeros G holds between a strided conv's outputs (the useful
 // work is the forward's); at least g + w + gx moved. Floor as the forward's.
-void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_x, const Conv2dParams& p) {
+void gemm_conv2d_backward_data(const Tensor& grad_out, const Tensor& w, const Tensor& bias, const Tensor& grad_x,
+                               const Conv2dParams& p) {
   visit_floating(grad_out.dtype(), "conv2d_backward_input", [&]<typename T>() {
-    backward_input_gemm<T>("conv2d_backward_input", grad_out, w, Tensor(), grad_x, p);
+    backward_input_gemm<T>("conv2d_backward_input", grad_out, w, bias, grad_x, p);
   });
 }
 
 // conv2d_backward_weight: gw = g . im2col(x)^T, split-K. Cost: 2 C_out C_in kH kW N HO WO flops (the
 // forward's); at least g + x + gw moved, plus 2 chunks C_out C_in kH kW for the partial sums (4.7 MB
 // for the 64 -> 64 layer above: 32 chunks). Floor as the forward's: >= 110 us for that layer.
-void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Tensor& grad_w, const Conv2dParams& p) {
+void gemm_conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Tensor& grad_w,
+                                 const Conv2dParams& p) {
   check_contiguous_output("conv2d_backward_weight", grad_w);
   if (grad_w.numel() == 0) return;
   visit_floating(grad_out.dtype(), "conv2d_backward_weight", [&]<typename T>() {
@@ -235,12 +241,49 @@ void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Tenso
   });
 }
 
-// conv_transpose2d: conv2d_backward_input with x as the gradient and w (C_in, C_out, kH, kW) as the
+// ---- the backend's kernels (kernels.h): float32 through the ladder, float64 the GEMMs above ----
+namespace {
+Conv2dShape shape_of(const Tensor& x, const Tensor& w, const Tensor& out) {
+  Conv2dShape s;
+  s.N = x.size(0), s.C_in = x.size(1), s.H = x.size(2), s.W = x.size(3);
+  s.C_out = w.size(0), s.KH = w.size(2), s.KW = w.size(3);
+  s.HO = out.size(2), s.WO = out.size(3);
+  return s;
+}
+Conv2dShape with_params(Conv2dShape s, const Conv2dParams& p) {
+  s.sh = p.stride.h, s.sw = p.stride.w, s.ph = p.padding.h, s.pw = p.padding.w, s.dh = p.dilation.h,
+  s.dw = p.dilation.w;
+  return s;
+}
+}  // namespace
+
+void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Conv2dParams& p) {
+  if (x.dtype() != DType::Float32 || out.numel() == 0) return gemm_conv2d(x, w, bias, out, p);
+  const Conv2dShape s = with_params(shape_of(x, w, out), p);
+  conv2d_forward_version(conv2d_version(ConvPass::Forward, s), x, w, bias, out, p);
+}
+
+void conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Tensor& grad_x, const Conv2dParams& p) {
+  if (grad_out.dtype() != DType::Float32 || grad_x.numel() == 0)
+    return gemm_conv2d_backward_data(grad_out, w, Tensor(), grad_x, p);
+  const Conv2dShape s = with_params(shape_of(grad_x, w, grad_out), p);
+  conv2d_backward_data_version(conv2d_version(ConvPass::BackwardData, s), grad_out, w, Tensor(), grad_x, p);
+}
+
+void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Tensor& grad_w, const Conv2dParams& p) {
+  if (grad_out.dtype() != DType::Float32 || grad_w.numel() == 0)
+    return gemm_conv2d_backward_weight(grad_out, x, grad_w, p);
+  const Conv2dShape s = with_params(shape_of(x, grad_w, grad_out), p);
+  conv2d_backward_weight_version(conv2d_version(ConvPass::BackwardWeight, s), grad_out, x, grad_w, p);
+}
+
+// conv_transpose2d: the backward-data pass with x as the gradient and w (C_in, C_out, kH, kW) as the
 // weight of a conv2d from C_out to C_in channels (ops/conv.cpp derives it), + bias. Cost as
 // conv2d_backward_input with the roles swapped: 2 N H_out W_out C_out C_in kH kW GEMM flops.
 void conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Conv2dParams& p) {
-  visit_floating(x.dtype(), "conv_transpose2d",
-                 [&]<typename T>() { backward_input_gemm<T>("conv_transpose2d", x, w, bias, out, p); });
+  if (x.dtype() != DType::Float32 || out.numel() == 0) return gemm_conv2d_backward_data(x, w, bias, out, p);
+  const Conv2dShape s = with_params(shape_of(out, w, x), p);
+  conv2d_backward_data_version(conv2d_version(ConvPass::BackwardData, s), x, w, bias, out, p);
 }
 
 }  // namespace cxr::cuda

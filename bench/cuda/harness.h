@@ -62,6 +62,9 @@ struct Family {
   // For a family without a library (library ""): the version of its own ladder that "x lib" is
   // measured against instead (0: none), timed in the same run. Attention: v1, the unfused form.
   int baseline_version = 0;
+  // When set, cxr-kernels also prints, per group of problems (e.g. a pass) and per version, the sum
+  // of their median times and the library's sum over it (conv2d: each pass summed over the layers).
+  std::function<std::string(const Problem&)> sum_group = nullptr;
 };
 
 std::vector<Family>& families();

@@ -11,7 +11,9 @@
 // in the same precision (1.00: as fast as cuBLAS/cuDNN on that problem; SGEMM's TF32 and BF16
 // versions against cuBLAS in TF32 and BF16; the docs' targets are stated in this ratio); for a
 // family with no library, against its baseline version (attention: v1_unfused). A check
-// that skipped non-finite reference values says how many.
+// that skipped non-finite reference values says how many. A family with Family::sum_group ends
+// with one "sum:" row per group and version: the summed median times of the group's problems and
+// the library's sum over that (conv2d: per pass, over every layer).
 // Exit status: 0 when every version that ran passed its check, 1 when one failed, 2 for bad usage,
 // 77 when there is no CUDA device (ctest reports that as skipped).
 #include <algorithm>
@@ -160,7 +162,14 @@ int main(int argc, char** argv) {
     if (f.library.empty() && f.baseline_version > 0)
       std::printf("%-10s no library yardstick: x lib is the speed against %s\n", f.op.c_str(),
                   f.ladder->version(f.baseline_version).name.c_str());
+    // Family::sum_group: per group and version (or library slot), the summed median ms and the
+    // number of problems timed; a sum is printed only when every problem of its group was timed.
+    std::vector<std::string> groups;
+    std::map<std::string, int> group_size;
+    std::map<std::string, std::map<int, std::pair<double, int>>> sums;
     for (const Problem& p : f.problems(o.quick)) {
+      const std::string group = f.sum_group ? f.sum_group(p) : "";
+      if (!group.empty() && group_size[group]++ == 0) groups.push_back(group);
       std::unique_ptr<Case> c = f.make(p);
       std::map<int, double> library_ms;  // per slot
       if (!o.check_only)
@@ -200,6 +209,7 @@ int main(int argc, char** argv) {
                               : v.exact_fp32 ? peaks.fp32_gflops
                               : v.name.find("bf16") != std::string::npos ? peaks.bf16_gflops
                                                                          : peaks.tf32_gflops;
+          if (!group.empty()) sums[group][number].first += ms, sums[group][number].second += 1;
           row["ms"] = ms;
           row[compute ? "gflops" : "gbps"] = r;
           if (peak > 0) row["fraction_of_peak"] = r / peak;
@@ -218,6 +228,30 @@ int main(int argc, char** argv) {
                       (long long)check.checked, check.first_bad.c_str());
         if (check.non_finite_reference > 0)
           std::printf("           %lld non-finite reference values skipped\n", (long long)check.non_finite_reference);
+        rows.push_back(row);
+      }
+    }
+    for (const std::string& g : groups) {
+      std::vector<const cuda::KernelVersion*> slots;
+      for (int n : versions[f.op]) slots.push_back(&f.ladder->version(n));
+      for (const cuda::KernelVersion& l : libraries) slots.push_back(&l);
+      for (const cuda::KernelVersion* v : slots) {
+        const auto total = sums[g].find(v->number);
+        if (total == sums[g].end() || total->second.second != group_size[g]) continue;
+        const int slot = v->number <= kLibrary ? v->number : library_slot(*v);
+        const auto lib = sums[g].find(slot);
+        const bool lib_ok = lib != sums[g].end() && lib->second.second == group_size[g];
+        json row = {{"op", f.op}, {"summary", g}, {"problems", group_size[g]}, {"version", v->number},
+                    {"name", v->name}, {"ms", total->second.first}};
+        char ms_text[32], ratio[32] = "";
+        std::snprintf(ms_text, sizeof ms_text, "%.3f", total->second.first);
+        if (lib_ok) {
+          row["speed_vs_library"] = lib->second.first / total->second.first;
+          std::snprintf(ratio, sizeof ratio, "%.2f", lib->second.first / total->second.first);
+        }
+        const std::string label = "sum: " + g + " (" + std::to_string(group_size[g]) + " problems)";
+        std::printf("%-10s %-44s %-26s %-7s %10s %10s %8s %8s\n", f.op.c_str(), label.c_str(), v->name.c_str(), "",
+                    ms_text, "", "", ratio);
         rows.push_back(row);
       }
     }
