@@ -25,7 +25,7 @@
 #   make fuzz         the libFuzzer harnesses of tests/fuzz/ (clang, ASan + UBSan, build-fuzz/), each for
 #                     FUZZ_RUNS executions (default 100000): executions, coverage, crashes per harness
 #                     (tools/fuzz.sh; docs/RELIABILITY.md). `make test` replays their corpus without clang.
-#   make fuzz-smoke   the same for FUZZ_SECONDS (default 15) of wall time per harness (CI)
+#   make fuzz-smoke   the same for FUZZ_SECONDS (default 20) of wall time per harness, JOBS at once (CI)
 #   make clean
 
 BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libdcmtk-dev
@@ -34,7 +34,7 @@ BUILD_DEPS := g++ cmake make doctest-dev libstb-dev libbenchmark-dev nlohmann-js
 DIST_DEPS := libopenmpi-dev openmpi-bin
 FUZZ_DEPS := clang libclang-rt-14-dev
 FUZZ_RUNS ?= 100000
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 20
 GOLDEN_DEPS := python3 python3-torch python3-numpy python3-pil python3-torchvision python3-sklearn
 THREADS ?= 2
 ITERS ?= 10

@@ -262,7 +262,7 @@ TEST_CASE("cuda attention: v1 and v2 agree on the encoder's shape at a small bat
 }
 
 TEST_CASE(
-    "cuda attention: CXR_CUDA_VERSION_ATTENTION picks the version; bad "
+    "cuda attention: CXR_CUDA_VERSION_ATTENTION picks the version, and bad "
     "arguments are errors") {
   const cuda::KernelLadder& ladder = cuda::attention_ladder();
   REQUIRE(ladder.versions.size() == 2);

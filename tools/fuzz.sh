@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # fuzz.sh — builds and runs the libFuzzer harnesses of tests/fuzz/ (docs/RELIABILITY.md).
 #   tools/fuzz.sh run [RUNS]        each harness for RUNS executions (default $FUZZ_RUNS or 100000)
-#   tools/fuzz.sh smoke [SECONDS]   each harness for SECONDS of wall time (default $FUZZ_SECONDS or 15)
+#   tools/fuzz.sh smoke [SECONDS]   each harness for SECONDS of wall time (default $FUZZ_SECONDS or 20)
 #   tools/fuzz.sh seeds             rewrite tests/fuzz/corpus/ with the seed maker (normal build)
 # Prints per harness the executions, libFuzzer's coverage (cov: edges, ft: features) and the
 # crashes; exits 1 if any harness found one. The build is build-fuzz/ (clang, -DCXR_FUZZ=ON, ASan +
 # UBSan, no CUDA). Inputs the fuzzer adds go to build-fuzz/fuzz-corpus/<name>/ (the committed seeds
 # are read, never written); a crashing input is saved as build-fuzz/fuzz-artifacts/<name>/crash-*:
 # fix the parser, then commit the input under tests/fuzz/regressions/<name>/ (ctest replays it).
-# FUZZ_ONLY="csv negex" limits the run to those harnesses.
+# FUZZ_ONLY="csv negex" limits the run to those harnesses. JOBS (default: the cores) harnesses run at
+# once, each a single process; the seconds of a row are its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -35,7 +36,7 @@ case "$mode" in
     exit 0
     ;;
   run) limit=(-runs="${2:-${FUZZ_RUNS:-100000}}") ;;
-  smoke) limit=(-max_total_time="${2:-${FUZZ_SECONDS:-15}}") ;;
+  smoke) limit=(-max_total_time="${2:-${FUZZ_SECONDS:-20}}") ;;
   *)
     echo "usage: $0 run [RUNS] | smoke [SECONDS] | seeds" >&2
     exit 2
@@ -56,17 +57,15 @@ for f in tests/fuzz/fuzz_*.cpp; do
   harnesses+=("$name")
 done
 
-total_runs=0
-total_crashes=0
-start_all=$(date +%s)
-printf '%-18s %12s %8s %8s %8s %8s\n' harness executions cov ft crashes seconds
-for name in "${harnesses[@]}"; do
-  corpus=build-fuzz/fuzz-corpus/$name
-  artifacts=build-fuzz/fuzz-artifacts/$name
-  log=build-fuzz/fuzz-logs/$name.log
+# One harness: its row (name executions cov ft crashes seconds) to build-fuzz/fuzz-logs/<name>.row.
+run_one() {
+  local name=$1
+  local corpus=build-fuzz/fuzz-corpus/$name artifacts=build-fuzz/fuzz-artifacts/$name
+  local log=build-fuzz/fuzz-logs/$name.log
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
-  seeds=(tests/fuzz/corpus/"$name")
+  local seeds=(tests/fuzz/corpus/"$name")
   [[ -d tests/fuzz/regressions/$name ]] && seeds+=(tests/fuzz/regressions/"$name")
+  local start rc
   start=$(date +%s)
   # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: over 2 GB is a memory bomb.
   set +e
@@ -74,18 +73,44 @@ for name in "${harnesses[@]}"; do
     -artifact_prefix="$artifacts/" "$corpus" "${seeds[@]}" > "$log" 2>&1
   rc=$?
   set -e
+  local seconds runs cov ft crashes
   seconds=$(($(date +%s) - start))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   crashes=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   if [[ $rc -ne 0 && $crashes -eq 0 ]]; then crashes=1; fi  # died without an artifact: still a failure
-  printf '%-18s %12s %8s %8s %8s %8s\n' "$name" "${runs:-?}" "${cov:-?}" "${ft:-?}" "$crashes" "$seconds"
-  if [[ $crashes -ne 0 ]]; then
-    echo "  $name: see $log and $artifacts/" >&2
-    grep -m3 -E 'ERROR|runtime error|fuzz property violated|uncaught exception|deadly signal' "$log" | sed 's/^/    /' >&2 || true
+  echo "$name ${runs:-0} ${cov:-?} ${ft:-?} $crashes $seconds" > "build-fuzz/fuzz-logs/$name.row"
+}
+
+# The harnesses run $JOBS at a time (each is one process on one core), rows printed in name order.
+mkdir -p build-fuzz/fuzz-logs
+start_all=$(date +%s)
+running=0
+for name in "${harnesses[@]}"; do
+  rm -f "build-fuzz/fuzz-logs/$name.row"
+  run_one "$name" &
+  running=$((running + 1))
+  if [[ $running -ge $JOBS ]]; then
+    wait -n || true
+    running=$((running - 1))
   fi
-  total_runs=$((total_runs + ${runs:-0}))
+done
+wait
+total_runs=0
+total_crashes=0
+printf '%-18s %12s %8s %8s %8s %8s\n' harness executions cov ft crashes seconds
+for name in "${harnesses[@]}"; do
+  row="build-fuzz/fuzz-logs/$name.row"
+  if [[ ! -f $row ]]; then echo "$name 0 ? ? 1 0" > "$row"; fi
+  read -r _ runs cov ft crashes seconds < "$row"
+  printf '%-18s %12s %8s %8s %8s %8s\n' "$name" "$runs" "$cov" "$ft" "$crashes" "$seconds"
+  if [[ $crashes -ne 0 ]]; then
+    echo "  $name: see build-fuzz/fuzz-logs/$name.log and build-fuzz/fuzz-artifacts/$name/" >&2
+    grep -m3 -E 'ERROR|runtime error|fuzz property violated|uncaught exception|deadly signal' \
+      "build-fuzz/fuzz-logs/$name.log" | sed 's/^/    /' >&2 || true
+  fi
+  total_runs=$((total_runs + runs))
   total_crashes=$((total_crashes + crashes))
 done
 printf '%-18s %12s %8s %8s %8s %8s\n' total "$total_runs" "" "" "$total_crashes" "$(($(date +%s) - start_all))"
