@@ -86,9 +86,16 @@ goldens:
 bench: build
 	@CXR_THREADS=$(THREADS) ./build/cxr_bench --benchmark_min_time=0.5
 
+# DEVICE=cuda: the GPU rows (hand kernels, cuBLAS/cuDNN, PyTorch where it has CUDA); installs
+# nothing, since a GPU machine may have no package mirror and Debian's PyTorch is CPU-only.
+DEVICE ?= cpu
 bench-compare: build
+ifeq ($(DEVICE),cuda)
+	@/usr/bin/python3 bench/compare.py --device cuda --threads $(THREADS) --iters $(ITERS) --rounds $(ROUNDS)
+else
 	@tools/ensure_deps.sh $(GOLDEN_DEPS)
 	@/usr/bin/python3 bench/compare.py --threads $(THREADS) --iters $(ITERS) --rounds $(ROUNDS)
+endif
 
 bench-distributed: deps
 	@tools/ensure_deps.sh $(DIST_DEPS) python3

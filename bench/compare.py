@@ -2,8 +2,16 @@
 count, in one run, interleaved. Rows: SGEMM 1024^3; resnet256_6_2_1 train step and inference at
 batch 8; the 4-layer text encoder's train step at batch 8 x 320 (definitions in bench/compare.cpp).
 
-  python3 bench/compare.py [--threads 2] [--iters 10] [--warmup 3] [--rounds 3]
+  python3 bench/compare.py [--threads 2] [--iters 10] [--warmup 3] [--rounds 3] [--device cpu|cuda]
                            [--bin build/cxr_bench_compare] [--peer-blas DIR] [--out bench/results]
+
+--device cuda (`make bench-compare DEVICE=cuda`) times the GPU rows instead: resnet256_6_2_1 train
+step and inference at batch 64, the encoder's train step at batch 32 x 320, each step ending in a
+device synchronize. Sides: cxrlab with its hand-written kernels, cxrlab with cuBLAS/cuDNN
+(CXR_CUDA_KERNELS=library: the same graph on the vendor libraries, which separates the kernels'
+share of a gap from the framework's), and PyTorch eager on the same GPU where this PyTorch has CUDA.
+Where it has not (Debian's python3-torch is CPU-only) or PyTorch is absent, the script says so and
+the ratio is against cuBLAS/cuDNN alone. Without a GPU it stops at once, naming the reason (exit 2).
 
 Each row runs `rounds` times per side, each time in a fresh process (so peak RSS is the row's own),
 alternating which side goes first; every process does `warmup` untimed iterations and then `iters`
@@ -46,6 +54,12 @@ ROWS = [
     ("transformer_train", "4-layer encoder (256, 4 heads, FFN 1024) train step, batch 8 x 320"),
 ]
 PENDING = []
+# --device cuda: (row, title, the row's size flags). The thread count only feeds the host side.
+CUDA_ROWS = [
+    ("resnet_train", "resnet256_6_2_1 train step, batch 64", ["--batch", "64"]),
+    ("resnet_infer", "resnet256_6_2_1 inference, batch 64", ["--batch", "64"]),
+    ("transformer_train", "4-layer encoder train step, batch 32 x 320", ["--batch", "32", "--seq", "320"]),
+]
 BLAS_ROWS = {"sgemm1024", "transformer_train"}  # PyTorch's matmuls here go to BLAS: use OpenBLAS
 DEFAULT_PEER_BLAS = os.path.join(ROOT, "build", "peer-openblas", "usr", "lib", "x86_64-linux-gnu", "openblas-pthread")
 
@@ -55,6 +69,77 @@ def run_json(cmd, env):
     if p.returncode != 0:
         sys.exit(f"compare.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def peer_cuda(python):
+    """Whether the PyTorch of `python` can run on the GPU: (True, version) or (False, why)."""
+    code = "import torch; print(torch.__version__); raise SystemExit(0 if torch.cuda.is_available() else 3)"
+    p = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    if p.returncode == 0:
+        return True, p.stdout.strip()
+    if p.returncode == 3:
+        return False, f"PyTorch {p.stdout.strip()} has no CUDA device or was built without CUDA"
+    return False, "PyTorch is not installed for " + python
+
+
+def main_cuda(args):
+    """--device cuda: cxrlab hand vs cxrlab on cuBLAS/cuDNN vs PyTorch (when it has CUDA)."""
+    probe = subprocess.run([args.bin, "resnet_infer", "--device", "cuda", "--batch", "1", "--iters", "1",
+                            "--warmup", "0"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print(f"compare.py: --device cuda: {probe.stderr.strip() or 'exit ' + str(probe.returncode)}", file=sys.stderr)
+        sys.exit(2)
+    has_peer, peer_note = peer_cuda(args.python)
+    if not has_peer:
+        print(f"compare.py: {peer_note}: comparing the hand kernels with cuBLAS/cuDNN alone", file=sys.stderr)
+    env = dict(os.environ, CXR_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
+    common = ["--iters", str(args.iters), "--warmup", str(args.warmup), "--threads", str(args.threads),
+              "--device", "cuda"]
+    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
+              "machine": machine(), "device": "cuda", "threads": args.threads, "iters": args.iters,
+              "warmup": args.warmup, "rounds": args.rounds, "pytorch": peer_note, "rows": []}
+    wanted = args.rows.split(",")
+    for row, title, size in CUDA_ROWS:
+        if row not in wanted:
+            continue
+        sides = {"hand": [args.bin, row] + common + size + ["--kernels", "hand"],
+                 "library": [args.bin, row] + common + size + ["--kernels", "library"]}
+        if has_peer:
+            sides["pytorch"] = [args.python, os.path.join(ROOT, "bench", "torch_peer.py"), row] + common + size
+        runs = {side: [] for side in sides}
+        for r in range(args.rounds):
+            order = list(sides.items())
+            if r % 2:
+                order.reverse()
+            for side, cmd in order:
+                runs[side].append(run_json(cmd, env))
+            print(f"  {row}: round {r + 1}/{args.rounds} done", file=sys.stderr)
+        stats = {side: summarize(rs, 0) for side, rs in runs.items()}
+        against = "pytorch" if has_peer else "library"
+        entry = {"row": row, "title": title, **stats, "against": against,
+                 "ratio": round(stats["hand"]["median_ms"] / stats[against]["median_ms"], 3),
+                 "hand_over_library": round(stats["hand"]["median_ms"] / stats["library"]["median_ms"], 3)}
+        if "device" in runs["hand"][0]:
+            report["gpu"] = runs["hand"][0]["device"]
+        report["rows"].append(entry)
+    head = f"{'row':<44} {'hand':>11} {'cuBLAS/cuDNN':>13} {'PyTorch':>11} {'hand/' + ('PyTorch' if has_peer else 'library'):>13}"
+    print(head)
+    print("-" * len(head))
+    for e in report["rows"]:
+        peer = f"{e['pytorch']['median_ms']:.2f} ms" if "pytorch" in e else "absent"
+        print(f"{e['title']:<44} {e['hand']['median_ms']:>8.2f} ms {e['library']['median_ms']:>10.2f} ms {peer:>11} {e['ratio']:>13.3f}")
+    print(f"GPU: {report.get('gpu', '?')}; PyTorch: {peer_note}")
+    write_report(report, args.out)
+
+
+def write_report(report, out):
+    os.makedirs(out, exist_ok=True)
+    name = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + report["commit"] + (
+        "-cuda" if report.get("device") == "cuda" else "") + ".json"
+    path = os.path.join(out, name)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    print(f"written: {os.path.relpath(path, ROOT)}")
 
 
 def machine():
@@ -110,8 +195,11 @@ def main():
     ap.add_argument("--peer-blas", default=os.environ.get("CXR_PEER_BLAS_DIR", ""))
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--rows", default=",".join(r for r, _ in ROWS))
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     args = ap.parse_args()
+    if args.device == "cuda":
+        return main_cuda(args)
     if args.iters < 10:
         print("compare.py: note: fewer than 10 timed iterations per process", file=sys.stderr)
 
@@ -190,12 +278,7 @@ def main():
         print("warning: the peer uses the reference BLAS, so its SGEMM and transformer rows are not meaningful "
               "targets; run `make peer-openblas` first", file=sys.stderr)
 
-    os.makedirs(args.out, exist_ok=True)
-    name = datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + report["commit"] + ".json"
-    path = os.path.join(args.out, name)
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"written: {os.path.relpath(path, ROOT)}")
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 bench/compare.cpp, with the same sizes and thread count, printing the same JSON object.
 
   /usr/bin/python3 bench/torch_peer.py ROW [--iters N] [--warmup W] [--threads T]
+                                     [--device cpu|cuda] [--batch B] [--seq L]
 
 ROW: sgemm1024 | resnet_train | resnet_infer | transformer_train (definitions in
 bench/compare.cpp). The ResNet is
@@ -12,8 +13,11 @@ nn/models/bert.cpp builds it (HuggingFace's BertModel: embeddings + LayerNorm + 
 layers with dropout on the attention probabilities and after each dense output, erf GELU, the
 additive attention mask, a tanh pooler). The JSON also names the BLAS library
 PyTorch has loaded (from /proc/self/maps): PyTorch's float matmul goes to BLAS, its convolutions to
-oneDNN.
+oneDNN. --device cuda runs the row on the GPU (cuDNN, eager, default settings) and synchronizes
+after every step, so a step's wall time is its GPU time; without CUDA in this PyTorch it exits 3
+saying so (Debian's python3-torch is CPU-only). --batch and --seq as in bench/compare.cpp.
 """
+import sys
 import argparse
 import json
 import math
@@ -119,21 +123,29 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=320)
     args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"torch_peer.py: PyTorch {torch.__version__} has no CUDA device (built with CUDA: "
+              f"{torch.version.cuda or 'no'})", file=sys.stderr)
+        sys.exit(3)
+    dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     flops = 0.0
     if args.row == "sgemm1024":
-        a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        a, b = torch.randn(1024, 1024, device=dev), torch.randn(1024, 1024, device=dev)
         flops = 2.0 * 1024**3
 
         def step():
             torch.mm(a, b)
     elif args.row == "transformer_train":
-        model = Encoder()
+        model = Encoder().to(dev)
         model.train()
-        ids = torch.randint(0, 8000, (8, 320))
-        y = torch.randint(0, 14, (8,))
+        ids = torch.randint(0, 8000, (args.batch, args.seq), device=dev)
+        y = torch.randint(0, 14, (args.batch,), device=dev)
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step():
@@ -141,9 +153,9 @@ def main():
             F.cross_entropy(model(ids), y).backward()
             opt.step()
     else:
-        model = ResNet256()
-        x = torch.randn(8, 1, 256, 256)
-        y = torch.randint(0, 14, (8,))
+        model = ResNet256().to(dev)
+        x = torch.randn(args.batch, 1, 256, 256, device=dev)
+        y = torch.randint(0, 14, (args.batch,), device=dev)
         if args.row == "resnet_train":
             model.train()
             opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -159,18 +171,23 @@ def main():
                 with torch.no_grad():
                     model(x)
 
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     for _ in range(args.warmup):
         step()
+    sync()
     rss_start = rss_mib()
     ms = []
     cpu0 = time.process_time()
     for _ in range(args.iters):
         t0 = time.perf_counter()
         step()
+        sync()
         ms.append((time.perf_counter() - t0) * 1e3)
     cpu_ms = (time.process_time() - cpu0) * 1e3 / max(args.iters, 1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    extra = {"device": torch.cuda.get_device_name(0)} if args.device == "cuda" else {}
     print(json.dumps({"row": args.row, "impl": "pytorch " + torch.__version__, "threads": torch.get_num_threads(),
+                      **extra,
                       "blas": blas_library(), "flops": flops, "rss_start_mib": round(rss_start, 1),
                       "peak_rss_mib": round(peak, 1), "cpu_ms_per_iter": round(cpu_ms, 2),
                       "ms": [round(t, 3) for t in ms]}))

@@ -75,6 +75,18 @@ if [[ $build_status == ok ]]; then
   done
 fi
 
+# ---- 3b. against PyTorch on the same GPU (make bench-compare DEVICE=cuda), where its PyTorch has
+# CUDA; without it the hand-vs-library rows above are the comparison (bench/compare.py says so too).
+compare_status=skipped
+if [[ $build_status == ok ]] && /usr/bin/python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
+  say "bench-compare DEVICE=cuda (cxrlab hand, cuBLAS/cuDNN, PyTorch)"
+  if timeout 300 /usr/bin/python3 bench/compare.py --device cuda --bin build-gpu/cxr_bench_compare --out "$OUT" \
+      > "$OUT/compare-cuda.log" 2>&1; then compare_status=ok; else compare_status=failed; fi
+  tail -8 "$OUT/compare-cuda.log" | tee -a "$LOG"
+else
+  say "bench-compare DEVICE=cuda skipped: no PyTorch with CUDA here"
+fi
+
 # ---- 4. the kernel study (issue: cuda/kernels/, bench/cuda/) ----
 kernels_status=absent
 if [[ -x build-gpu/cxr-kernels ]]; then
@@ -96,6 +108,7 @@ fi
   echo "  \"build\": \"$build_status\","
   echo "  \"tests\": \"$tests_status\", \"tests_summary\": $tests_summary,"
   echo "  \"kernel_study\": \"$kernels_status\","
+  echo "  \"bench_compare_cuda\": \"$compare_status\","
   echo "  \"seconds\": $(( $(date +%s) - start )),"
   echo "  \"timings\": ["
   for i in "${!rows[@]}"; do echo "    ${rows[$i]}$([[ $i -lt $(( ${#rows[@]} - 1 )) ]] && echo ,)"; done
