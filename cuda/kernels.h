@@ -9,6 +9,7 @@
 #include "tensor/kernels/conv.h"
 #include "tensor/kernels/copy.h"
 #include "tensor/kernels/elementwise.h"
+#include "tensor/kernels/attention.h"
 #include "tensor/kernels/index.h"
 #include "tensor/kernels/linalg.h"
 #include "tensor/kernels/loss.h"
@@ -58,6 +59,9 @@ AvgPool2dFn avg_pool2d;
 AvgPool2dBackwardFn avg_pool2d_backward;
 AdaptiveAvgPool2dFn adaptive_avg_pool2d;
 AdaptiveAvgPool2dBackwardFn adaptive_avg_pool2d_backward;
+// fused attention (attention.cu): the attention ladder's selected version, float32 only
+AttentionForwardFn scaled_dot_product_attention;
+AttentionBackwardFn scaled_dot_product_attention_backward;
 // normalization and dropout (norm.cu)
 BatchNormForwardFn batch_norm_forward;
 BatchNormBackwardFn batch_norm_backward;

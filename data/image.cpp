@@ -189,6 +189,8 @@ void append_to_string(void* context, void* data, int size) {
 
 }  // namespace
 
+uint32_t png_crc32(const unsigned char* data, size_t n) { return crc32(data, n) ^ 0xFFFFFFFFu; }
+
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options) {
   if (bytes.empty()) fail(name, ": cannot read image: the file is empty");
   if (bytes.size() > size_t(INT_MAX)) fail(name, ": cannot read image: file of ", bytes.size(), " bytes is too large");

@@ -41,6 +41,8 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
 void write_png(const std::string& path, const Tensor& pixels, int bit_depth);
 // The PNG file's bytes, as write_png would write them.
 std::string encode_png(const Tensor& pixels, int bit_depth);
+// The CRC-32 a PNG chunk stores after its type and data (ISO 3309), over those n bytes.
+uint32_t png_crc32(const unsigned char* data, size_t n);
 
 // Where a crop of `crop` out of `size` starts, per torchvision CenterCrop:
 //   size >= crop: int(round((size - crop) / 2.0)), Python's round (half to even): 307 -> 256 gives 26

@@ -13,3 +13,4 @@
 #include "ops/norm.h"
 #include "ops/loss.h"
 #include "ops/index.h"
+#include "ops/attention.h"

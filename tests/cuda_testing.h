@@ -6,9 +6,12 @@
 //   cuda_ready()          true with a device (a GPU, or the emulator of make test-cuda-emulated);
 //                         otherwise skips the test, saying why
 //   random_input(...)     reproducible inputs: normal, or uniform in [lo, hi)
+//   ScopedEnv             sets or unsets an environment variable (CXR_CUDA_VERSION_<OP>) for a scope
 #pragma once
 
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,6 +20,30 @@
 #include "testing.h"
 
 namespace cxr::testing {
+
+// Sets (or, with nullopt, unsets) an environment variable for the scope; restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value)
+      ::setenv(name, value->c_str(), 1);
+    else
+      ::unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 inline bool cuda_ready() {
   if (cuda::available()) return true;

@@ -273,11 +273,15 @@ TEST_CASE(
   for (const cuda::KernelLadder* l : cuda::kernel_ladders()) listed = listed || l == &ladder;
   CHECK(listed);
   {
-    ::setenv("CXR_CUDA_VERSION_ATTENTION", "1", 1);
+    ScopedEnv one("CXR_CUDA_VERSION_ATTENTION", "1");
     CHECK(cuda::selected_version(ladder) == 1);
-    ::setenv("CXR_CUDA_VERSION_ATTENTION", "3", 1);
+  }
+  {
+    ScopedEnv three("CXR_CUDA_VERSION_ATTENTION", "3");
     CHECK(contains(error_of([&] { cuda::selected_version(ladder); }), "2 (v2_flash)"));
-    ::unsetenv("CXR_CUDA_VERSION_ATTENTION");
+  }
+  {
+    ScopedEnv unset("CXR_CUDA_VERSION_ATTENTION", std::nullopt);
     CHECK(cuda::selected_version(ladder) == 2);
   }
   if (!cuda_ready()) return;

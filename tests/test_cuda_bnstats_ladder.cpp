@@ -23,29 +23,6 @@ using namespace cxr::testing;
 
 namespace {
 
-class ScopedBnStatsVersion {
- public:
-  explicit ScopedBnStatsVersion(std::optional<std::string> value) {
-    if (const char* old = std::getenv(kName)) old_ = old;
-    if (value)
-      ::setenv(kName, value->c_str(), 1);
-    else
-      ::unsetenv(kName);
-  }
-  ~ScopedBnStatsVersion() {
-    if (old_)
-      ::setenv(kName, old_->c_str(), 1);
-    else
-      ::unsetenv(kName);
-  }
-  ScopedBnStatsVersion(const ScopedBnStatsVersion&) = delete;
-  ScopedBnStatsVersion& operator=(const ScopedBnStatsVersion&) = delete;
-
- private:
-  static constexpr const char* kName = "CXR_CUDA_VERSION_BN_STATS";
-  std::optional<std::string> old_;
-};
-
 struct StatsCase {
   int64_t N, C, HW;
   int64_t offset = 0;  // elements before x's first (1: misaligned for float4)
@@ -86,10 +63,10 @@ TEST_CASE("cuda bn_stats ladder: CXR_CUDA_VERSION_BN_STATS picks the version, th
   REQUIRE(ladder.versions.size() == 4);
   CHECK(ladder.best == 4);
   {
-    ScopedBnStatsVersion env(std::nullopt);
+    ScopedEnv env("CXR_CUDA_VERSION_BN_STATS", std::nullopt);
     CHECK(cuda::selected_version(ladder) == 4);
   }
-  ScopedBnStatsVersion env("2");
+  ScopedEnv env("CXR_CUDA_VERSION_BN_STATS", "2");
   CHECK(cuda::selected_version(ladder) == 2);
   // The split into parts depends on the shape alone.
   CHECK(cuda::bn_stats_parts(1000, 8) == 1);
@@ -127,7 +104,7 @@ TEST_CASE("cuda bn_stats ladder: the backend's float32 batch-norm training stati
   const Tensor x = (random_input({N, C, 5, 8}, DType::Float32, 501) * 2.0 + 1.0).to(Device::CUDA);
   for (const cuda::KernelVersion& v : cuda::bn_stats_ladder().versions) {
     INFO("version ", v.name);
-    ScopedBnStatsVersion env(std::to_string(v.number));
+    ScopedEnv env("CXR_CUDA_VERSION_BN_STATS", std::to_string(v.number));
     Tensor out = empty({N, C, 5, 8}, {.device = Device::CUDA}), save_mean = empty({C}, {.device = Device::CUDA}),
            save_invstd = empty({C}, {.device = Device::CUDA});
     batch_norm_forward_kernel(Device::CUDA)(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5, out, save_mean,
@@ -140,7 +117,7 @@ TEST_CASE("cuda bn_stats ladder: the backend's float32 batch-norm training stati
       CHECK(invstd[size_t(c)] == doctest::Approx(1 / std::sqrt(direct[size_t(C + c)] + 1e-5)).epsilon(1e-6));
     }
   }
-  ScopedBnStatsVersion env("9");
+  ScopedEnv env("CXR_CUDA_VERSION_BN_STATS", "9");
   Tensor out = empty({N, C, 5, 8}, {.device = Device::CUDA}), m = empty({C}, {.device = Device::CUDA}),
          s = empty({C}, {.device = Device::CUDA});
   CHECK(contains(error_of([&] {

@@ -28,26 +28,6 @@ using cuda::ConvPass;
 
 namespace {
 
-// Sets (or, with nullopt, unsets) an environment variable for the scope; restores it after.
-class ScopedVersion {
- public:
-  explicit ScopedVersion(std::optional<std::string> value) {
-    if (const char* old = std::getenv(kName)) old_ = old;
-    if (value) ::setenv(kName, value->c_str(), 1);
-    else ::unsetenv(kName);
-  }
-  ~ScopedVersion() {
-    if (old_) ::setenv(kName, old_->c_str(), 1);
-    else ::unsetenv(kName);
-  }
-  ScopedVersion(const ScopedVersion&) = delete;
-  ScopedVersion& operator=(const ScopedVersion&) = delete;
-
- private:
-  static constexpr const char* kName = "CXR_CUDA_VERSION_CONV2D";
-  std::optional<std::string> old_;
-};
-
 const ConvPass kPasses[] = {ConvPass::Forward, ConvPass::BackwardData, ConvPass::BackwardWeight};
 
 struct LadderCase {
@@ -120,15 +100,15 @@ TEST_CASE("cuda conv2d ladder: four versions, CXR_CUDA_VERSION_CONV2D overrides 
   for (const cuda::KernelVersion& v : ladder.versions) CHECK((v.exact_fp32 && v.emulated));
   const Conv2dShape early = cuda::conv2d_shape(64, 8, 128, 128, 8, 3, 3, {1, 1, 1});
   {
-    ScopedVersion unset(std::nullopt);
+    ScopedEnv unset("CXR_CUDA_VERSION_CONV2D", std::nullopt);
     CHECK(cuda::conv2d_version(ConvPass::Forward, early) == 2);
   }
   for (int n = 1; n <= 4; ++n) {
-    ScopedVersion env(std::to_string(n));
+    ScopedEnv env("CXR_CUDA_VERSION_CONV2D", std::to_string(n));
     for (ConvPass pass : kPasses) CHECK(cuda::conv2d_version(pass, early) == n);
   }
   for (const char* bad : {"0", "5", "x"}) {
-    ScopedVersion env(bad);
+    ScopedEnv env("CXR_CUDA_VERSION_CONV2D", bad);
     const std::string message = error_of([&] { cuda::conv2d_version(ConvPass::Forward, early); });
     INFO("value '", bad, "': ", message);
     CHECK(message.find("CXR_CUDA_VERSION_CONV2D") != std::string::npos);
@@ -183,14 +163,14 @@ TEST_CASE("cuda conv2d ladder: the backend's conv kernels run the version CXR_CU
   const Tensor xd = x.to(Device::CUDA), wd = w.to(Device::CUDA), gd = g.to(Device::CUDA);
   for (int n = 1; n <= 4; ++n) {
     INFO("CXR_CUDA_VERSION_CONV2D=", n);
-    ScopedVersion env(std::to_string(n));
+    ScopedEnv env("CXR_CUDA_VERSION_CONV2D", std::to_string(n));
     check_close(conv2d(xd, wd, Tensor(), 2, 1).to(Device::CPU), y_ref, sum_tolerance(DType::Float32, 72), "forward");
     check_close(conv2d_backward_input(gd, wd, x.shape(), 2, 1, 1).to(Device::CPU), gx_ref,
                 sum_tolerance(DType::Float32, 72), "backward data");
     check_close(conv2d_backward_weight(gd, xd, w.shape(), 2, 1, 1).to(Device::CPU), gw_ref,
                 sum_tolerance(DType::Float32, 50), "backward weight");
   }
-  ScopedVersion bad("9");
+  ScopedEnv bad("CXR_CUDA_VERSION_CONV2D", "9");
   CHECK(error_of([&] { conv2d(xd, wd, Tensor(), 2, 1); }).find("CXR_CUDA_VERSION_CONV2D=9") != std::string::npos);
 }
 

@@ -26,30 +26,6 @@
 using namespace cxr;
 using namespace cxr::testing;
 
-namespace {
-
-// Sets (or, with nullopt, unsets) an environment variable for the scope; restores it after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value->c_str(), 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-}  // namespace
-
 TEST_CASE("cuda kernel ladders: CXR_CUDA_VERSION_SGEMM picks the SGEMM version") {
   const cuda::KernelLadder& ladder = cuda::sgemm_ladder();
   REQUIRE(ladder.versions.size() == 7);

@@ -24,29 +24,6 @@ using namespace cxr::testing;
 
 namespace {
 
-class ScopedLayerNormVersion {
- public:
-  explicit ScopedLayerNormVersion(std::optional<std::string> value) {
-    if (const char* old = std::getenv(kName)) old_ = old;
-    if (value)
-      ::setenv(kName, value->c_str(), 1);
-    else
-      ::unsetenv(kName);
-  }
-  ~ScopedLayerNormVersion() {
-    if (old_)
-      ::setenv(kName, old_->c_str(), 1);
-    else
-      ::unsetenv(kName);
-  }
-  ScopedLayerNormVersion(const ScopedLayerNormVersion&) = delete;
-  ScopedLayerNormVersion& operator=(const ScopedLayerNormVersion&) = delete;
-
- private:
-  static constexpr const char* kName = "CXR_CUDA_VERSION_LAYER_NORM";
-  std::optional<std::string> old_;
-};
-
 constexpr int64_t kGuard = 5;
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
@@ -135,14 +112,14 @@ TEST_CASE("cuda layer norm ladder: CXR_CUDA_VERSION_LAYER_NORM picks the version
   CHECK(ladder.best == 4);
   CHECK(cuda::version_variable(ladder) == "CXR_CUDA_VERSION_LAYER_NORM");
   {
-    ScopedLayerNormVersion env(std::nullopt);
+    ScopedEnv env("CXR_CUDA_VERSION_LAYER_NORM", std::nullopt);
     CHECK(cuda::selected_version(ladder) == 4);
   }
   for (int n = 1; n <= 4; ++n) {
-    ScopedLayerNormVersion env(std::to_string(n));
+    ScopedEnv env("CXR_CUDA_VERSION_LAYER_NORM", std::to_string(n));
     CHECK(cuda::selected_version(ladder) == n);
   }
-  ScopedLayerNormVersion env("5");
+  ScopedEnv env("CXR_CUDA_VERSION_LAYER_NORM", "5");
   CHECK(contains(error_of([&] { cuda::selected_version(ladder); }), "4 (v4_fused_registers)"));
 }
 
@@ -184,7 +161,7 @@ TEST_CASE("cuda layer norm ladder: the backend's float32 layer norm runs the sel
   const Tensor b = random_input({96}, DType::Float32, 93).to(Device::CUDA);
   for (const cuda::KernelVersion& v : cuda::layer_norm_ladder().versions) {
     INFO("version ", v.name);
-    ScopedLayerNormVersion env(std::to_string(v.number));
+    ScopedEnv env("CXR_CUDA_VERSION_LAYER_NORM", std::to_string(v.number));
     const Tensor backend = layer_norm(x, {96}, w, b, 1e-5);
     Tensor direct = empty({3, 5, 96}, {.device = Device::CUDA});
     cuda::LayerNormArgs a;
@@ -193,7 +170,7 @@ TEST_CASE("cuda layer norm ladder: the backend's float32 layer norm runs the sel
     cuda::layer_norm_rows(v.number, a);
     CHECK(bitwise_equal(backend, direct));
   }
-  ScopedLayerNormVersion env("0");
+  ScopedEnv env("CXR_CUDA_VERSION_LAYER_NORM", "0");
   CHECK(contains(error_of([&] { layer_norm(x, {96}, w, b, 1e-5); }), "CXR_CUDA_VERSION_LAYER_NORM=0"));
 }
 

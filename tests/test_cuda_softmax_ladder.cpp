@@ -25,30 +25,6 @@ using namespace cxr::testing;
 
 namespace {
 
-// Sets (or, with nullopt, unsets) an environment variable for the scope; restores it after.
-class ScopedVariable {
- public:
-  ScopedVariable(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value->c_str(), 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedVariable() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  ScopedVariable(const ScopedVariable&) = delete;
-  ScopedVariable& operator=(const ScopedVariable&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 constexpr float kScale = 0.125f;
 constexpr int64_t kGuard = 5;  // NaN elements after the output, which must stay NaN
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -126,14 +102,14 @@ TEST_CASE("cuda softmax ladder: CXR_CUDA_VERSION_SOFTMAX picks the version, the 
   CHECK(ladder.best == 5);
   for (const cuda::KernelVersion& v : ladder.versions) CHECK((v.exact_fp32 && v.emulated));
   {
-    ScopedVariable env("CXR_CUDA_VERSION_SOFTMAX", std::nullopt);
+    ScopedEnv env("CXR_CUDA_VERSION_SOFTMAX", std::nullopt);
     CHECK(cuda::selected_version(ladder) == 5);
   }
   for (int n = 1; n <= 5; ++n) {
-    ScopedVariable env("CXR_CUDA_VERSION_SOFTMAX", std::to_string(n));
+    ScopedEnv env("CXR_CUDA_VERSION_SOFTMAX", std::to_string(n));
     CHECK(cuda::selected_version(ladder) == n);
   }
-  ScopedVariable env("CXR_CUDA_VERSION_SOFTMAX", "6");
+  ScopedEnv env("CXR_CUDA_VERSION_SOFTMAX", "6");
   const std::string message = error_of([&] { cuda::selected_version(ladder); });
   CHECK(contains(message, "CXR_CUDA_VERSION_SOFTMAX=6"));
   CHECK(contains(message, "5 (v5_fused_registers)"));
@@ -206,7 +182,7 @@ TEST_CASE("cuda softmax ladder: the backend's float32 softmax along the last dim
   for (bool log : {false, true})
     for (const cuda::KernelVersion& v : cuda::softmax_ladder().versions) {
       INFO("version ", v.name, std::string(log ? " log" : ""));
-      ScopedVariable env("CXR_CUDA_VERSION_SOFTMAX", std::to_string(v.number));
+      ScopedEnv env("CXR_CUDA_VERSION_SOFTMAX", std::to_string(v.number));
       const Tensor backend = log ? log_softmax(x, -1) : softmax(x, -1);
       Tensor direct = empty({3, 4, 130}, {.device = Device::CUDA});
       cuda::SoftmaxArgs a;
@@ -214,7 +190,7 @@ TEST_CASE("cuda softmax ladder: the backend's float32 softmax along the last dim
       cuda::softmax_rows(v.number, a);
       CHECK(bitwise_equal(backend, direct));
     }
-  ScopedVariable env("CXR_CUDA_VERSION_SOFTMAX", "x");
+  ScopedEnv env("CXR_CUDA_VERSION_SOFTMAX", "x");
   CHECK(contains(error_of([&] { softmax(x, -1); }), "CXR_CUDA_VERSION_SOFTMAX='x' is not a number"));
 }
 

@@ -315,20 +315,9 @@ bool skip_without_mpi(const std::string& what) {
 
 // `mpirun -np N cxr ARGS` on this machine (as root too, as CI runs), every rank one thread.
 CliRun run_mpi(int np, const std::vector<std::string>& args, const std::string& env = "") {
-  static int calls = 0;
-  const std::string base = fresh_temp_dir("mpi" + std::to_string(calls++));
-  std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 CXR_THREADS=1 " + env +
-                    " timeout 120 mpirun -np " + std::to_string(np) + " --oversubscribe --bind-to none " +
-                    shell_quote(CXR_CLI_PATH);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + shell_quote(base + "/out") + " 2>" + shell_quote(base + "/err");
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(base + "/out");
-  r.err = read_text(base + "/err");
-  fs::remove_all(base);
-  return r;
+  return run_cxr_with("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 CXR_THREADS=1 " + env +
+                          " timeout 120 mpirun -np " + std::to_string(np) + " --oversubscribe --bind-to none",
+                      args);
 }
 
 std::vector<std::string> train_args(const std::string& data, const std::string& out, int batch, int epochs) {

@@ -6,9 +6,7 @@
 //     through `cxr report`;
 //   - `cxr train --resume` after a SIGKILL at random moments (several seeds) ends with the same
 //     metrics, evaluation and weights as an uninterrupted run.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +30,6 @@ using namespace cxr::testing;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-extern char** environ;
 
 namespace {
 
@@ -255,18 +252,8 @@ TEST_CASE("fault injection: train --resume after SIGKILL at random moments conti
     std::mt19937 rng(seed);
     double delay_s = std::uniform_real_distribution<double>(0.05, 1.0)(rng) * whole_s;
     const std::string out = base + "/killed" + std::to_string(seed);
-    std::vector<std::string> argv_s = args(out);
-    argv_s.insert(argv_s.begin(), CXR_CLI_PATH);
-    std::vector<char*> argv;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    REQUIRE(posix_spawn(&pid, CXR_CLI_PATH, &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
+    const pid_t pid = spawn_cxr(args(out));
+    REQUIRE(pid > 0);
     const auto spawned = std::chrono::steady_clock::now();
     if (seed > 2) {  // most kills after the first checkpoint, somewhere in the epochs that follow
       int status = 0;

@@ -1,9 +1,7 @@
 // test_train.cpp — the training loop and its operations (train/trainer.h): learning on phantoms,
 // bit-exact resume after SIGKILL, the non-finite-loss stop, frozen fine-tuning, report-derived
 // labels and the labelled fraction, and `cxr eval` agreeing with the run's own evaluation.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -24,7 +22,6 @@ using namespace cxr::testing;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-extern char** environ;
 
 namespace {
 
@@ -87,17 +84,9 @@ TEST_CASE("train --resume after SIGKILL continues bit-exactly") {
 
   // The same run, killed with SIGKILL once its first epoch is checkpointed, then resumed.
   const std::string out = base + "/killed";
-  std::vector<std::string> k = args(out);
-  std::vector<char*> argv;
-  for (auto& s : k) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, CXR_CLI_PATH, &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const std::vector<std::string> k = args(out);
+  const pid_t pid = spawn_cxr(std::vector<std::string>(k.begin() + 1, k.end()));  // k[0] is the program
+  REQUIRE(pid > 0);
   bool killed = false;
   for (int i = 0; i < 60000 && !killed; ++i) {
     std::error_code ec;

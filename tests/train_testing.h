@@ -1,8 +1,10 @@
 // train_testing.h — helpers for the training tests: a small phantom dataset generated once per
 // machine (cached under the temp directory, created atomically so parallel test processes share
-// it), running the cxr CLI, and the rule for skipping learning tests where they would take minutes.
+// it), running the cxr CLI (to completion, or in the background for a test to kill), and the rule for skipping learning tests where they would take minutes.
 #pragma once
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@
 #include "tensor/cpu/runtime.h"
 #include "train/options.h"
 #include "testing.h"
+
+extern char** environ;
 
 namespace cxr::testing {
 
@@ -38,10 +42,12 @@ struct CliRun {
   std::string out, err;
 };
 
-inline CliRun run_cxr(const std::vector<std::string>& args) {
+// `launcher cxr ARGS` through the shell, stdout and stderr captured; the launcher is a command-line
+// prefix (environment settings, `timeout 120 mpirun -np 2 ...`) or empty.
+inline CliRun run_cxr_with(const std::string& launcher, const std::vector<std::string>& args) {
   static int calls = 0;
   const std::string base = fresh_temp_dir("cli" + std::to_string(calls++));
-  std::string cmd = shell_quote(CXR_CLI_PATH);
+  std::string cmd = (launcher.empty() ? "" : launcher + " ") + shell_quote(CXR_CLI_PATH);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote(base + "/out") + " 2>" + shell_quote(base + "/err");
   const int status = std::system(cmd.c_str());
@@ -51,6 +57,26 @@ inline CliRun run_cxr(const std::vector<std::string>& args) {
   r.err = read_text(base + "/err");
   std::filesystem::remove_all(base);
   return r;
+}
+
+inline CliRun run_cxr(const std::vector<std::string>& args) { return run_cxr_with("", args); }
+
+// Starts `cxr ARGS` in the background, stdout and stderr to /dev/null; its pid (-1 when it could
+// not start). The caller waits for it (waitpid), e.g. after killing it.
+inline pid_t spawn_cxr(const std::vector<std::string>& args) {
+  std::vector<std::string> argv_s = args;
+  argv_s.insert(argv_s.begin(), CXR_CLI_PATH);
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, CXR_CLI_PATH, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
 }
 
 // A directory shared by all test processes of this machine, built once: `build(tmp)` fills a

@@ -212,7 +212,17 @@ Tensor BertSelfAttention::forward(const Tensor& h, const Tensor& additive_mask, 
   Tensor q = heads(query->forward(h));                       // (B, A, L, D)
   Tensor k = heads(key->forward(h));                         // (B, A, L, D)
   Tensor v = heads(value->forward(h));                       // (B, A, L, D)
-  Tensor scores = matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(double(head_size)));  // (B, A, L, L)
+  const double scale = 1.0 / std::sqrt(double(head_size));
+  // On CUDA in float32 the fused op (the attention ladder's kernel: no L x L probabilities in memory)
+  // computes the same thing, when nothing needs the probabilities: they are not asked for and no dropout
+  // applies to them (evaluation, or attention_probs_dropout_prob 0). Elsewhere the composite below,
+  // which the CPU's results come from.
+  const bool probs_dropped = dropout->is_training() && dropout->p > 0;
+  if (h.device() == Device::CUDA && h.dtype() == DType::Float32 && !probs_out && !probs_dropped) {
+    Tensor context = scaled_dot_product_attention(q, k, v, additive_mask.view({B, L}), scale);  // (B, A, L, D)
+    return context.permute({0, 2, 1, 3}).reshape({B, L, num_heads * head_size});
+  }
+  Tensor scores = matmul(q, k.transpose(-1, -2)) * scale;  // (B, A, L, L)
   scores = scores + additive_mask;                           // (B, 1, 1, L) broadcast over heads, queries
   Tensor probs = softmax(scores, -1);
   if (probs_out) *probs_out = probs;

@@ -13,18 +13,7 @@
 namespace {
 
 uint32_t crc32(const std::string& s) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t k = 0; k < 256; ++k) {
-      uint32_t c = k;
-      for (int j = 0; j < 8; ++j) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[k] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char ch : s) crc = table[(crc ^ ch) & 0xFF] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
+  return cxr::data::png_crc32(reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
 void put_u32be(std::string& out, uint32_t v) {
