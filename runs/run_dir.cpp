@@ -67,14 +67,19 @@ TrainerState RunDirectory::read_state() const {
   nlohmann::json j = read_json_file(where);
   TrainerState s;
   try {
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.step = j.at("step").get<int64_t>();
-    s.metrics_bytes = j.at("metrics_bytes").get<int64_t>();
+    s.epoch = json_integer(j.at("epoch"), where + ": epoch");
+    s.step = json_integer(j.at("step"), where + ": step");
+    s.metrics_bytes = json_integer(j.at("metrics_bytes"), where + ": metrics_bytes");
     s.elapsed_s = j.value("elapsed_s", 0.0);
     s.best_score = j.value("best_score", -1e300);
-    s.best_epoch = j.value("best_epoch", int64_t(0));
-    for (auto& [name, g] : j.at("generators").items())
-      s.generators[name] = {g.at(0).get<uint64_t>(), g.at(1).get<uint64_t>()};
+    s.best_epoch = j.contains("best_epoch") ? json_integer(j["best_epoch"], where + ": best_epoch") : 0;
+    // Seeds and Philox offsets are unsigned 64-bit: only a non-negative JSON integer is one.
+    auto unsigned_of = [&](const nlohmann::json& v, const std::string& name) {
+      CXR_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0), where, ": generator '",
+                name, "': expected a non-negative integer, got ", v.dump());
+      return v.get<uint64_t>();
+    };
+    for (auto& [name, g] : j.at("generators").items()) s.generators[name] = {unsigned_of(g.at(0), name), unsigned_of(g.at(1), name)};
   } catch (const nlohmann::json::exception& e) {
     fail(where, ": malformed trainer state: ", e.what());
   }

@@ -6,12 +6,15 @@
 // the length it had at the checkpoint, so a killed run leaves no lines the resumed run would repeat.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include "tensor/error.h"
 
 namespace cxr::runs {
 
@@ -116,5 +119,23 @@ class RunDirectory : public RunPaths {
 template <typename Json = nlohmann::json>
 Json read_json_file(const std::string& path);
 void write_json_file(const std::string& path, const nlohmann::json& value);  // atomic, indented
+
+// A JSON integer, or a float holding one exactly below 9e15; anything else (a string, 1.5, 2e119)
+// is an error naming `where`, never the undefined cast of an out-of-range double (found by the
+// json_config fuzzer, tests/fuzz/regressions/json_config/).
+template <typename Json>
+int64_t json_integer(const Json& v, const std::string& where) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.template get<uint64_t>();
+    CXR_CHECK(u <= uint64_t(INT64_MAX), where, ": integer out of range: ", v.dump());
+    return int64_t(u);
+  }
+  if (v.is_number_integer()) return v.template get<int64_t>();
+  if (v.is_number_float()) {
+    const double d = v.template get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9e15) return static_cast<int64_t>(d);
+  }
+  fail(where, ": expected an integer, got ", v.type_name(), " ", v.dump());
+}
 
 }  // namespace cxr::runs

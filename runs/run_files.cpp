@@ -35,15 +35,6 @@ double number_or_null(const Json& v, const std::string& where) {
   return v.get<double>();
 }
 
-int64_t integer(const Json& v, const std::string& where) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9e15) return static_cast<int64_t>(d);
-  }
-  fail(where, ": expected an integer, got ", v.type_name(), " ", v.dump());
-}
-
 std::string string_value(const Json& v, const std::string& where) {
   CXR_CHECK(v.is_string(), where, ": expected a string, got ", v.type_name(), " ", v.dump());
   return v.get<std::string>();
@@ -61,7 +52,7 @@ double optional_number(const Json& object, const std::string& key, const std::st
 }
 int64_t optional_integer(const Json& object, const std::string& key, const std::string& where, int64_t fallback) {
   const Json* v = member(object, key);
-  return v && !v->is_null() ? integer(*v, where + ": " + key) : fallback;
+  return v && !v->is_null() ? json_integer(*v, where + ": " + key) : fallback;
 }
 
 // {"value": v, "ci_low": a, "ci_high": b} or a bare number / null.
@@ -105,7 +96,7 @@ std::vector<int64_t> count_array(const Json& v, const std::string& where) {
   CXR_CHECK(v.is_array(), where, ": expected an array of counts, got ", v.type_name());
   std::vector<int64_t> out;
   for (size_t i = 0; i < v.size(); ++i) {
-    int64_t c = integer(v[i], where + "[" + std::to_string(i) + "]");
+    int64_t c = json_integer(v[i], where + "[" + std::to_string(i) + "]");
     CXR_CHECK(c >= 0, where, "[", i, "]: negative count ", c);
     out.push_back(c);
   }
@@ -186,7 +177,7 @@ TrainingLog read_metrics_log(const std::string& path) {
       StepRecord r;
       const Json* step = member(j, "step");
       CXR_CHECK(step, where, ": a step event without \"step\"");
-      r.step = integer(*step, where + ": step");
+      r.step = json_integer(*step, where + ": step");
       r.epoch = optional_integer(j, "epoch", where, -1);
       r.loss = optional_number(j, "loss", where);
       r.lr = optional_number(j, "lr", where);
@@ -197,7 +188,7 @@ TrainingLog read_metrics_log(const std::string& path) {
       EpochRecord r;
       const Json* epoch = member(j, "epoch");
       CXR_CHECK(epoch, where, ": an epoch event without \"epoch\"");
-      r.epoch = integer(*epoch, where + ": epoch");
+      r.epoch = json_integer(*epoch, where + ": epoch");
       r.step = optional_integer(j, "step", where, -1);
       r.elapsed_s = optional_number(j, "elapsed_s", where);
       r.train_loss = optional_number(j, "train_loss", where);

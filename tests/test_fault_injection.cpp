@@ -187,6 +187,29 @@ TEST_CASE("fault injection: SIGKILL half-way through a checkpoint, optimizer or 
   fs::remove_all(dir);
 }
 
+TEST_CASE("trainer state: a counter or generator that is not an integer is an error naming the file") {
+  // The json_config fuzzer found 2e119 cast to int64 (undefined behaviour); now every counter is checked.
+  const std::string dir = fresh_temp_dir("state_counters");
+  runs::RunDirectory run(dir);
+  const std::string good = R"({"epoch": 2, "step": 14, "metrics_bytes": 100, "generators": {"loader": [3, 128]})";
+  write_bytes(run.trainer_state(), good + "}");
+  CHECK(run.read_state().metrics_bytes == 100);
+  for (const auto& [bad, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"epoch": 2, "step": 14, "metrics_bytes": 2e119, "generators": {}})", "metrics_bytes"},
+           {R"({"epoch": 1.5, "step": 14, "metrics_bytes": 1, "generators": {}})", "epoch"},
+           {R"({"epoch": 2, "step": "x", "metrics_bytes": 1, "generators": {}})", "step"},
+           {R"({"epoch": 2, "step": 1, "metrics_bytes": 1, "best_epoch": 1e300, "generators": {}})", "best_epoch"},
+           {R"({"epoch": 2, "step": 1, "metrics_bytes": 1, "generators": {"loader": [-1, 0]}})", "generator 'loader'"},
+           {R"({"epoch": 2, "step": 1, "metrics_bytes": 1, "generators": {"loader": [1e30, 0]}})", "generator 'loader'"}}) {
+    CAPTURE(bad);
+    write_bytes(run.trainer_state(), bad);
+    const std::string e = error_of([&] { run.read_state(); });
+    CHECK(contains(e, "trainer.json"));
+    CHECK(contains(e, field));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("fault injection: a metrics.jsonl cut mid-line is read with the partial line reported") {
   const std::string dir = fresh_temp_dir("fault_metrics");
   const std::string step1 = R"({"event":"step","epoch":1,"step":1,"loss":0.9,"lr":0.001})";

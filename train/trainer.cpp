@@ -148,7 +148,14 @@ void check_resumable(const nlohmann::json& saved, const nlohmann::json& now, con
   for (auto& [key, value] : now.items()) {
     if (kRunControlOptions.count(key)) continue;
     if (key == "batch_size" && saved.contains(key) && saved[key].is_number_integer()) {
-      const int64_t saved_ranks = saved.value("world_size", int64_t(1)), ranks = now.value("world_size", int64_t(1));
+      // config.json is read back from disk: range-checked before the products (no overflow).
+      auto world = [&](const nlohmann::json& o) {
+        return o.contains("world_size") ? runs::json_integer(o["world_size"], where + ": world_size") : int64_t(1);
+      };
+      const int64_t saved_ranks = world(saved), ranks = world(now);
+      CXR_CHECK(saved_ranks >= 1 && saved_ranks <= (1 << 20) && saved[key].get<int64_t>() >= 1 &&
+                    saved[key].get<int64_t>() <= (int64_t(1) << 40),
+                where, ": batch_size ", saved[key].dump(), " x world_size ", saved_ranks, " is out of range");
       const int64_t saved_global = saved[key].get<int64_t>() * saved_ranks, global = value.get<int64_t>() * ranks;
       CXR_CHECK(saved_global == global, where, ": cannot resume with a different --batch-size (the run's global batch is ",
                 saved_global, " = ", saved[key].get<int64_t>(), " x ", saved_ranks, " rank(s), now ", value.get<int64_t>(),
