@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "nn/checkpoint.h"
+#include "train/options.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "runs/run_dir.h"
@@ -208,6 +209,14 @@ TEST_CASE("trainer state: a counter or generator that is not an integer is an er
     CHECK(contains(e, field));
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("run config: an integer option written as a float is an error, not a cast") {
+  for (const char* bad : {R"({"epochs": 2.2e86})", R"({"batch_size": 1.5})", R"({"seed": -1e300})"}) {
+    CAPTURE(bad);
+    CHECK(contains(error_of([&] { nlohmann::json::parse(bad).get<train::TrainOptions>(); }), "must be an integer"));
+  }
+  CHECK(nlohmann::json::parse(R"({"epochs": 3})").get<train::TrainOptions>().epochs == 3);
 }
 
 TEST_CASE("fault injection: a metrics.jsonl cut mid-line is read with the partial line reported") {

@@ -67,6 +67,7 @@ run_one() {
   [[ -d tests/fuzz/regressions/$name ]] && seeds+=(tests/fuzz/regressions/"$name")
   local start rc
   start=$(date +%s)
+  touch "$log.start"  # artifacts of earlier runs stay (for reproducing), but count only this run's
   # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: over 2 GB is a memory bomb.
   set +e
   build-fuzz/cxr_fuzz_"$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -78,7 +79,7 @@ run_one() {
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  crashes=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  crashes=$(find "$artifacts" -type f -newer "$log.start" \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   if [[ $rc -ne 0 && $crashes -eq 0 ]]; then crashes=1; fi  # died without an artifact: still a failure
   echo "$name ${runs:-0} ${cov:-?} ${ft:-?} $crashes $seconds" > "build-fuzz/fuzz-logs/$name.row"
 }

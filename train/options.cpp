@@ -19,7 +19,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
 }  // namespace detail
 
 void to_json(nlohmann::json& j, const TrainOptions& o) { detail::to_json(j, o); }
-void from_json(const nlohmann::json& j, TrainOptions& o) { detail::from_json(j, o); }
+void from_json(const nlohmann::json& j, TrainOptions& o) {
+  // nlohmann casts a JSON float into an integer field unchecked, undefined behaviour past the type's
+  // range (the json_config fuzzer found 2e86 in a config.json): integer fields take JSON integers only.
+  if (j.is_object()) {
+    const nlohmann::json defaults = TrainOptions{};
+    for (auto& [key, v] : j.items())
+      if (defaults.contains(key) && defaults[key].is_number_integer())
+        CXR_CHECK(v.is_number_integer(), "options: '", key, "' must be an integer, got ", v.dump());
+  }
+  detail::from_json(j, o);
+}
 
 static void check_one_of(const std::string& flag, const std::string& value, std::vector<std::string> allowed) {
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
