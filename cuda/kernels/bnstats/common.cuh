@@ -6,6 +6,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/device_math.cuh"
+#include "cuda/kernels/welford.cuh"
 #include "cuda/indexing.cuh"
 #include "cuda/kernels/bnstats/bnstats.h"
 
@@ -34,22 +35,10 @@ struct ChannelWalk {
   }
 };
 
-// Welford (1962) and Chan, Golub and LeVeque (1979), as in the layer-norm ladder: combine(a, b)
-// is not symmetric in its rounding, so every combination below is in a fixed order.
-struct Welford {
-  float n, mean, m2;
-};
-__device__ __forceinline__ Welford welford_add(Welford w, float x) {
-  const float n = w.n + 1.0f, d = x - w.mean;
-  const float mean = w.mean + d / n;
-  return {n, mean, w.m2 + d * (x - mean)};
-}
-__device__ __forceinline__ Welford welford_combine(Welford a, Welford b) {
-  if (b.n == 0.0f) return a;
-  if (a.n == 0.0f) return b;
-  const float n = a.n + b.n, d = b.mean - a.mean, f = b.n / n;
-  return {n, a.mean + d * f, a.m2 + b.m2 + d * d * a.n * f};
-}
+// Welford, welford_add, welford_combine: cuda/kernels/welford.cuh (shared with the other statistics ladder).
+using cuda::Welford;
+using cuda::welford_add;
+using cuda::welford_combine;
 
 // Part p of a channel of `count` elements split into `parts` chunks of `chunk` (a multiple of
 // `align`): [begin, end).

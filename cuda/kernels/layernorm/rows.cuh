@@ -6,6 +6,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/device_math.cuh"
+#include "cuda/kernels/welford.cuh"
 #include "cuda/kernels/layernorm/layernorm.h"
 
 namespace cxr::cuda::layer_norm_common {
@@ -35,23 +36,11 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// Welford (1962): the running count, mean and M2 = sum (x - mean)^2 of the elements seen.
-struct Welford {
-  float n, mean, m2;
-};
-__device__ __forceinline__ Welford welford_add(Welford w, float x) {
-  const float n = w.n + 1.0f, d = x - w.mean;
-  const float mean = w.mean + d / n;
-  return {n, mean, w.m2 + d * (x - mean)};
-}
-// Chan, Golub and LeVeque (1979): two disjoint sets' statistics combined. Not symmetric in its
-// rounding, so the warp combines in a fixed down-sweep tree and broadcasts lane 0's result.
-__device__ __forceinline__ Welford welford_combine(Welford a, Welford b) {
-  if (b.n == 0.0f) return a;
-  if (a.n == 0.0f) return b;
-  const float n = a.n + b.n, d = b.mean - a.mean, f = b.n / n;
-  return {n, a.mean + d * f, a.m2 + b.m2 + d * d * a.n * f};
-}
+// Welford, welford_add, welford_combine: cuda/kernels/welford.cuh (shared with the other statistics ladder).
+using cuda::Welford;
+using cuda::welford_add;
+using cuda::welford_combine;
+// A warp's statistics: combined in a fixed down-sweep tree, lane 0's result broadcast.
 __device__ __forceinline__ Welford warp_welford(Welford w) {
   for (int o = 16; o > 0; o /= 2) {
     const Welford other{__shfl_down_sync(kFullMask, w.n, o), __shfl_down_sync(kFullMask, w.mean, o),
