@@ -73,13 +73,10 @@ TrainerState RunDirectory::read_state() const {
     s.elapsed_s = j.value("elapsed_s", 0.0);
     s.best_score = j.value("best_score", -1e300);
     s.best_epoch = j.contains("best_epoch") ? json_integer(j["best_epoch"], where + ": best_epoch") : 0;
-    // Seeds and Philox offsets are unsigned 64-bit: only a non-negative JSON integer is one.
-    auto unsigned_of = [&](const nlohmann::json& v, const std::string& name) {
-      CXR_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0), where, ": generator '",
-                name, "': expected a non-negative integer, got ", v.dump());
-      return v.get<uint64_t>();
-    };
-    for (auto& [name, g] : j.at("generators").items()) s.generators[name] = {unsigned_of(g.at(0), name), unsigned_of(g.at(1), name)};
+    for (auto& [name, g] : j.at("generators").items()) {
+      const std::string generator = where + ": generator '" + name + "'";
+      s.generators[name] = {json_unsigned(g.at(0), generator), json_unsigned(g.at(1), generator)};
+    }
   } catch (const nlohmann::json::exception& e) {
     fail(where, ": malformed trainer state: ", e.what());
   }

@@ -138,4 +138,14 @@ int64_t json_integer(const Json& v, const std::string& where) {
   fail(where, ": expected an integer, got ", v.type_name(), " ", v.dump());
 }
 
+// A non-negative JSON integer as uint64_t (seeds, Philox offsets), or a float holding one exactly
+// (as json_integer); anything else is an error naming `where`.
+template <typename Json>
+uint64_t json_unsigned(const Json& v, const std::string& where) {
+  if (v.is_number_unsigned()) return v.template get<uint64_t>();
+  const int64_t i = v.is_number() ? json_integer(v, where) : -1;
+  CXR_CHECK(i >= 0, where, ": expected a non-negative integer, got ", v.type_name(), " ", v.dump());
+  return uint64_t(i);
+}
+
 }  // namespace cxr::runs

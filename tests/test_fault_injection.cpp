@@ -21,6 +21,7 @@
 #include "train/options.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
+#include "runs/run_config.h"
 #include "runs/run_dir.h"
 #include "runs/run_files.h"
 #include "tensor/file_io.h"
@@ -217,6 +218,30 @@ TEST_CASE("run config: an integer option written as a float is an error, not a c
     CHECK(contains(error_of([&] { nlohmann::json::parse(bad).get<train::TrainOptions>(); }), "must be an integer"));
   }
   CHECK(nlohmann::json::parse(R"({"epochs": 3})").get<train::TrainOptions>().epochs == 3);
+  CHECK(contains(error_of([&] { nlohmann::json::parse(R"({"seed": -1})").get<train::TrainOptions>(); }),
+                 "'seed' must be a non-negative integer"));
+}
+
+TEST_CASE("run config: an integer field of config.json out of range is an error naming the file and field") {
+  // The json_config fuzzer (CI smoke) found num_outputs 7.8e46 reaching nlohmann's get<int64_t>().
+  const std::string dir = fresh_temp_dir("run_config_ints");
+  const std::string head = R"({"method": "image", "arch": "resnet128_6_2_1", )";
+  write_bytes(dir + "/config.json", head + R"("num_outputs": 4, "seed": 7})");
+  CHECK(runs::read_run_config(dir).num_outputs == 4);
+  CHECK(runs::read_run_config(dir).seed == 7);
+  for (const auto& [bad, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"("num_outputs": 7.77778e46})", "num_outputs"},
+           {R"("num_outputs": 4.5})", "num_outputs"},
+           {R"("num_outputs": 4, "image_size": -1e300})", "image_size"},
+           {R"("num_outputs": 4, "seed": -3})", "seed"},
+           {R"("num_outputs": 4, "seed": 1e40})", "seed"}}) {
+    CAPTURE(bad);
+    write_bytes(dir + "/config.json", head + bad);
+    const std::string e = error_of([&] { runs::read_run_config(dir); });
+    CHECK(contains(e, "config.json"));
+    CHECK(contains(e, "'" + field + "'"));
+  }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("fault injection: a metrics.jsonl cut mid-line is read with the partial line reported") {

@@ -113,9 +113,10 @@ nlohmann::json run_experiment(const ExperimentOptions& e) {
   table["manifest"] = fs::absolute(e.manifest).string();
   table["arch"] = e.base.arch;
   for (auto& c : downstream) {
-    nlohmann::json eval = runs::read_json_file(dir.run(c.name).eval(c.options.test_split));
+    const std::string eval_file = dir.run(c.name).eval(c.options.test_split);
+    nlohmann::json eval = runs::read_json_file(eval_file);
     table["rows"].push_back({{"method", c.method}, {"encoder", c.encoder}, {"bound", c.bound}, {"task", c.task},
-                             {"run", runs::ExperimentPaths::run_entry(c.name)}, {"n", eval.value("n", 0)},
+                             {"run", runs::ExperimentPaths::run_entry(c.name)}, {"n", eval.contains("n") ? runs::json_integer(eval["n"], eval_file + ": n") : 0},
                              {"metrics", eval["metrics"]}});
   }
   table["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -25,8 +25,11 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
   if (j.is_object()) {
     const nlohmann::json defaults = TrainOptions{};
     for (auto& [key, v] : j.items())
-      if (defaults.contains(key) && defaults[key].is_number_integer())
+      if (defaults.contains(key) && defaults[key].is_number_integer()) {
         CXR_CHECK(v.is_number_integer(), "options: '", key, "' must be an integer, got ", v.dump());
+        CXR_CHECK(!defaults[key].is_number_unsigned() || v.is_number_unsigned(), "options: '", key,
+                  "' must be a non-negative integer, got ", v.dump());
+      }
   }
   detail::from_json(j, o);
 }
