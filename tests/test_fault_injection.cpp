@@ -227,8 +227,9 @@ TEST_CASE("run config: an integer field of config.json out of range is an error 
   const std::string dir = fresh_temp_dir("run_config_ints");
   const std::string head = R"({"method": "image", "arch": "resnet128_6_2_1", )";
   write_bytes(dir + "/config.json", head + R"("num_outputs": 4, "seed": 7})");
-  CHECK(runs::read_run_config(dir).num_outputs == 4);
-  CHECK(runs::read_run_config(dir).seed == 7);
+  const runs::RunConfig good = runs::read_run_config(dir);
+  CHECK(good.num_outputs == 4);
+  CHECK(good.seed == 7);
   for (const auto& [bad, field] : std::vector<std::pair<std::string, std::string>>{
            {R"("num_outputs": 7.77778e46})", "num_outputs"},
            {R"("num_outputs": 4.5})", "num_outputs"},

@@ -115,8 +115,9 @@ nlohmann::json run_experiment(const ExperimentOptions& e) {
   for (auto& c : downstream) {
     const std::string eval_file = dir.run(c.name).eval(c.options.test_split);
     nlohmann::json eval = runs::read_json_file(eval_file);
+    const int64_t n = eval.contains("n") ? runs::json_integer(eval["n"], eval_file + ": n") : 0;
     table["rows"].push_back({{"method", c.method}, {"encoder", c.encoder}, {"bound", c.bound}, {"task", c.task},
-                             {"run", runs::ExperimentPaths::run_entry(c.name)}, {"n", eval.contains("n") ? runs::json_integer(eval["n"], eval_file + ": n") : 0},
+                             {"run", runs::ExperimentPaths::run_entry(c.name)}, {"n", n},
                              {"metrics", eval["metrics"]}});
   }
   table["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
